@@ -1,0 +1,138 @@
+"""Zoo options beyond the contract: class counts, sizes, pooling, merge modes, bigrams, precision."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from textpipe.models import MODEL_NAMES, build_model
+from textpipe.models.layers import HashedBigrams
+
+TINY = {"vocab_size": 50, "embedding_dim": 8, "units": 8}
+# Rows of 1 to 16 tokens; the 16-token one has no padding at 16 steps.
+ROWS = [[3, 4, 5], [7], list(range(2, 18)), [9, 8, 7, 6, 5, 4, 3, 2, 11, 12]]
+
+
+def _outputs(model: keras.Model, inputs: np.ndarray) -> np.ndarray:
+    return keras.ops.convert_to_numpy(model(inputs, training=False))
+
+
+def _assert_padding_invariant(model: keras.Model, right_pad) -> None:
+    np.testing.assert_allclose(
+        _outputs(model, right_pad(ROWS, 32)), _outputs(model, right_pad(ROWS, 16)), atol=1e-5
+    )
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_more_than_two_classes_give_one_logit_per_class(name, right_pad):
+    model = build_model(name, length=16, num_classes=4, **TINY)
+
+    assert _outputs(model, right_pad(ROWS, 16)).shape == (4, 4)
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"), [("mlp", 327_937), ("lstm", 102_913), ("bilstm", 140_033)]
+)
+def test_parameter_counts_at_reference_sizes(name, expected):
+    # Dropout adds no parameters, so the count must not depend on it.
+    for dropout in (0.0, 0.5):
+        model = build_model(
+            name,
+            vocab_size=1026,
+            embedding_dim=64,
+            units=64,
+            length=64,
+            num_classes=2,
+            dropout=dropout,
+        )
+
+        assert model.count_params() == expected
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"name": "lstm", "pooling": "mean"},
+        {"name": "gru", "pooling": "max"},
+        {"name": "bilstm", "pooling": "max", "merge_mode": "sum"},
+        {"name": "bigru", "pooling": "mean", "merge_mode": "mul"},
+        {"name": "bilstm", "merge_mode": "ave", "num_layers": 2},
+        {"name": "transformer", "num_layers": 2, "num_heads": 4},
+        {"name": "cnn", "kernel_size": 4},
+    ],
+    ids=lambda options: "-".join(f"{value}" for value in options.values()),
+)
+def test_options_build_and_ignore_padding(options, right_pad):
+    name = options.pop("name")
+    model = build_model(name, length=32, num_classes=2, **TINY, **options)
+
+    _assert_padding_invariant(model, right_pad)
+
+
+def test_bidirectional_merge_modes_set_the_width():
+    widths = {}
+    for merge_mode in ("concat", "sum", "mul", "ave"):
+        model = build_model("bigru", length=16, num_classes=2, merge_mode=merge_mode, **TINY)
+        widths[merge_mode] = model.get_layer("bigru_1").output.shape[-1]
+
+    assert widths == {"concat": 16, "sum": 8, "mul": 8, "ave": 8}
+
+
+def test_hashed_bigram_ids_follow_the_formula_and_mask_padding():
+    token_ids = np.array([[3, 4, 5, 0, 0], [7, 0, 0, 0, 0]], dtype="int32")
+
+    bigram_ids = keras.ops.convert_to_numpy(HashedBigrams(vocab_size=50, num_buckets=97)(token_ids))
+
+    expected_first = [1 + (3 * 50 + 4) % 97, 1 + (4 * 50 + 5) % 97, 0, 0]
+    np.testing.assert_array_equal(bigram_ids, [expected_first, [0, 0, 0, 0]])
+
+
+def test_hashed_bigrams_do_not_overflow_with_large_vocabularies():
+    token_ids = np.array([[99_999, 99_998]], dtype="int32")
+
+    bigram_ids = HashedBigrams(vocab_size=100_000, num_buckets=1_000_003)(token_ids)
+
+    assert keras.ops.convert_to_numpy(bigram_ids)[0, 0] == 1 + (99_999 * 100_000 + 99_998) % 1_000_003
+
+
+def test_bag_with_bigrams_trains_and_ignores_padding(right_pad):
+    model = build_model("bag", length=16, num_classes=2, bigrams=True, bigram_buckets=64, **TINY)
+    without = build_model("bag", length=16, num_classes=2, **TINY)
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=0.02),
+        loss=keras.losses.BinaryCrossentropy(from_logits=True),
+    )
+    inputs = right_pad(ROWS, 16)
+
+    history = model.fit(inputs, np.array([1, 0, 1, 0]), epochs=4, verbose=0)
+
+    assert model.count_params() == without.count_params() + (64 + 1) * 8
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    _assert_padding_invariant(model, right_pad)
+
+
+def test_mixed_precision_keeps_float32_logits_and_scales_the_loss(right_pad):
+    model = build_model("bag", length=16, num_classes=2, mixed_precision=True, **TINY)
+    model.compile(optimizer="adam", loss=keras.losses.BinaryCrossentropy(from_logits=True))
+
+    assert model.get_layer("embedding").compute_dtype == "float16"
+    assert keras.backend.standardize_dtype(_outputs(model, right_pad(ROWS, 16)).dtype) == "float32"
+    assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
+
+
+def test_recurrent_layers_stay_eligible_for_cudnn():
+    model = build_model("bilstm", length=16, num_classes=2, num_layers=2, **TINY)
+
+    recurrent = [
+        layer.forward_layer
+        for layer in model.layers
+        if isinstance(layer, keras.layers.Bidirectional)
+    ]
+    assert len(recurrent) == 2
+    for layer in recurrent:
+        assert layer.activation is keras.activations.tanh
+        assert layer.recurrent_activation is keras.activations.sigmoid
+        assert layer.recurrent_dropout == 0
+        assert not layer.unroll
+        assert layer.use_cudnn == "auto"

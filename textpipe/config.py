@@ -1,0 +1,380 @@
+"""Typed, validated parameters: one frozen dataclass per stage, and a pipeline that holds them.
+
+Every parameter is a flat JSON value (int, float, bool, str), so it can go into a cache key, a
+TOML preset and a ``--set stage.key=value`` override alike. Construction validates and reports
+every problem at once, each with its location.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Self
+
+from textpipe.errors import ConfigError
+
+STAGE_NAMES = ("download", "normalize", "vocab", "encode", "train", "evaluate")
+
+
+def spec(
+    default: Any,
+    help: str,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    below: float | None = None,
+    choices: tuple[str, ...] | None = None,
+) -> Any:
+    """A dataclass field with its help text and the range or choices it accepts."""
+    metadata = {"help": help, "minimum": minimum, "maximum": maximum, "below": below}
+    metadata["choices"] = choices
+    return field(default=default, metadata=metadata)
+
+
+def _describe(kind: Any, metadata: dict[str, Any]) -> str:
+    base = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
+    description = base.get(kind, str(kind))
+    if metadata.get("choices"):
+        return "one of " + ", ".join(metadata["choices"])
+    if kind in (int, float) and metadata.get("minimum") is not None:
+        minimum = metadata["minimum"]
+        if minimum == 1 and kind is int:
+            description = "a positive integer"
+        elif minimum == 0:
+            description = f"a non-negative {'integer' if kind is int else 'number'}"
+        else:
+            description += f" >= {minimum}"
+    if metadata.get("below") is not None:
+        description += f" below {metadata['below']}"
+    if metadata.get("maximum") is not None:
+        description += f" at most {metadata['maximum']}"
+    return description
+
+
+def _field_types(cls: type) -> dict[str, tuple[Any, bool]]:
+    """Field name to (base type, optional) for a params class."""
+    hints = typing.get_type_hints(cls)
+    types = {}
+    for item in dataclasses.fields(cls):
+        hint = hints[item.name]
+        args = typing.get_args(hint)
+        optional = type(None) in args
+        base = next((arg for arg in args if arg is not type(None)), hint) if args else hint
+        types[item.name] = (base, optional)
+    return types
+
+
+def _check_value(name: str, value: Any, kind: Any, optional: bool, meta: dict) -> str | None:
+    """An error message for a bad value, or None."""
+    if value is None:
+        return None if optional else f"expected {_describe(kind, meta)}, got nothing"
+    ok_type = (
+        (kind is bool and isinstance(value, bool))
+        or (kind is int and isinstance(value, int) and not isinstance(value, bool))
+        or (kind is float and isinstance(value, (int, float)) and not isinstance(value, bool))
+        or (kind is str and isinstance(value, str))
+    )
+    if not ok_type:
+        return f"expected {_describe(kind, meta)}, got {value!r}"
+    if meta.get("choices") and value not in meta["choices"]:
+        return f"expected {_describe(kind, meta)}, got {value!r}"
+    if kind in (int, float):
+        if meta.get("minimum") is not None and value < meta["minimum"]:
+            return f"expected {_describe(kind, meta)}, got {value!r}"
+        if meta.get("maximum") is not None and value > meta["maximum"]:
+            return f"expected {_describe(kind, meta)}, got {value!r}"
+        if meta.get("below") is not None and value >= meta["below"]:
+            return f"expected {_describe(kind, meta)}, got {value!r}"
+    return None
+
+
+def parse_override_value(raw: str) -> Any:
+    """A ``--set`` value: a TOML literal when it parses as one (3, 0.1, true), else the string."""
+    try:
+        return tomllib.loads(f"value = {raw}")["value"]
+    except tomllib.TOMLDecodeError:
+        return raw
+
+
+@dataclass(frozen=True, kw_only=True)
+class Params:
+    """Base class of the stage parameters: validated on construction."""
+
+    stage: ClassVar[str] = ""
+
+    def __post_init__(self) -> None:
+        errors = self.problems()
+        if errors:
+            raise ConfigError("\n".join(errors))
+
+    def problems(self, location: str | None = None) -> list[str]:
+        """Every invalid value, one message each."""
+        prefix = f"{location}: " if location else ""
+        errors = []
+        types = _field_types(type(self))
+        for item in dataclasses.fields(self):
+            kind, optional = types[item.name]
+            message = _check_value(
+                item.name, getattr(self, item.name), kind, optional, dict(item.metadata)
+            )
+            if message:
+                errors.append(f"{prefix}[{self.stage}.{item.name}] {message}.")
+        return errors
+
+    @classmethod
+    def field_help(cls) -> dict[str, str]:
+        return {item.name: item.metadata.get("help", "") for item in dataclasses.fields(cls)}
+
+    @classmethod
+    def from_mapping(cls, data: dict[str, Any], location: str | None = None) -> Self:
+        """Build from a mapping (a TOML table), reporting unknown keys and bad values at once."""
+        instance, errors = cls.parse(data, location)
+        if errors:
+            raise ConfigError("\n".join(errors))
+        assert instance is not None
+        return instance
+
+    @classmethod
+    def parse(cls, data: dict[str, Any], location: str | None = None) -> tuple[Self | None, list]:
+        """Like ``from_mapping`` but returns ``(instance or None, errors)``."""
+        prefix = f"{location}: " if location else ""
+        types = _field_types(cls)
+        errors = []
+        known = {item.name: item for item in dataclasses.fields(cls)}
+        values = {}
+        for name, value in data.items():
+            if name not in known:
+                errors.append(
+                    f"{prefix}[{cls.stage}.{name}] unknown key. "
+                    f"Valid keys: {', '.join(sorted(known))}."
+                )
+                continue
+            kind, optional = types[name]
+            message = _check_value(name, value, kind, optional, dict(known[name].metadata))
+            if message:
+                errors.append(f"{prefix}[{cls.stage}.{name}] {message}.")
+            else:
+                values[name] = float(value) if kind is float else value
+        missing = [
+            name
+            for name, item in known.items()
+            if item.default is dataclasses.MISSING and name not in data
+        ]
+        errors += [f"{prefix}[{cls.stage}.{name}] is required." for name in missing]
+        if errors:
+            return None, errors
+        try:
+            return cls(**values), []
+        except ConfigError as error:
+            return None, [f"{prefix}{line}" for line in str(error).splitlines()]
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def replace(self, **changes: Any) -> Self:
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DownloadParams(Params):
+    stage: ClassVar[str] = "download"
+    source: str = spec(
+        dataclasses.MISSING, "hub id (owner/name), dataset folder, or .csv/.tsv/.jsonl/.parquet"
+    )
+    test_file: str | None = spec(None, "a separate test file for a file source")
+    text_column: str | None = spec(None, "text column (found automatically when not given)")
+    label_column: str | None = spec(None, "label column (found automatically when not given)")
+    limit: int | None = spec(None, "keep a seeded, stratified sample of N rows per split", minimum=1)
+    validation_size: float = spec(
+        0.0, "share of train carved out as a stratified validation split", minimum=0, below=1
+    )
+    seed: int = spec(0, "seed of sampling and the validation carve-out", minimum=0)
+    revision: str | None = spec(None, "hub revision (branch, tag or commit)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class NormalizeParams(Params):
+    stage: ClassVar[str] = "normalize"
+    lowercase: bool = spec(True, "lowercase, Unicode-aware")
+    strip_punctuation: bool = spec(True, "remove Unicode punctuation and symbols (P*, S*)")
+    strip_html: bool = spec(False, "replace HTML tags such as <br /> by a space")
+    collapse_whitespace: bool = spec(True, "collapse runs of whitespace, trim the ends")
+
+
+@dataclass(frozen=True, kw_only=True)
+class VocabParams(Params):
+    stage: ClassVar[str] = "vocab"
+    size: int = spec(20000, "number of most frequent training tokens kept", minimum=1)
+    min_frequency: int = spec(1, "drop tokens seen fewer times than this", minimum=1)
+
+
+@dataclass(frozen=True, kw_only=True)
+class EncodeParams(Params):
+    stage: ClassVar[str] = "encode"
+    length: int = spec(256, "fixed sequence length", minimum=1)
+    padding: str = spec("post", "where padding goes", choices=("post", "pre"))
+    truncation: str = spec("post", "which end long texts lose", choices=("post", "pre"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainParams(Params):
+    stage: ClassVar[str] = "train"
+    model: str = spec("lstm", "zoo model name, path/to/file.py:function or package.module:function")
+    epochs: int = spec(3, "number of epochs", minimum=1)
+    batch_size: int = spec(64, "batch size", minimum=1)
+    learning_rate: float = spec(1e-3, "Adam learning rate", minimum=0, maximum=10)
+    seed: int = spec(0, "random seed (weights, shuffling, dropout)", minimum=0)
+    early_stopping: int | None = spec(
+        None, "stop after N epochs without a better validation loss; restore the best", minimum=1
+    )
+    class_weight: str = spec("none", "weight classes in the loss", choices=("none", "balanced"))
+    embedding_dim: int = spec(64, "embedding width", minimum=1)
+    units: int = spec(64, "units of the recurrent/conv/attention layer and of Dense(relu)", minimum=1)
+    num_layers: int = spec(1, "stacked recurrent layers or encoder blocks", minimum=1)
+    dropout: float = spec(0.0, "dropout rate before the output layer", minimum=0, below=1)
+    pooling: str = spec(
+        "last", "pooling of recurrent outputs", choices=("last", "mean", "max")
+    )
+    merge_mode: str = spec(
+        "concat", "merge of bidirectional outputs", choices=("concat", "sum", "mul", "ave")
+    )
+    bigrams: bool = spec(False, "bag model: add hashed word bigrams")
+    bigram_buckets: int = spec(100_000, "bag model: number of bigram hash buckets", minimum=1)
+    num_heads: int = spec(2, "transformer: attention heads", minimum=1)
+    kernel_size: int = spec(5, "cnn: convolution width", minimum=1)
+    mixed_precision: bool = spec(False, "mixed_float16 compute with a float32 output layer")
+    jit_compile: str = spec(
+        "auto", "XLA compilation: auto (on where it pays), on, off", choices=("auto", "on", "off")
+    )
+
+    MODEL_KEYS: ClassVar[tuple[str, ...]] = (
+        "embedding_dim",
+        "units",
+        "num_layers",
+        "dropout",
+        "pooling",
+        "merge_mode",
+        "bigrams",
+        "bigram_buckets",
+        "num_heads",
+        "kernel_size",
+        "mixed_precision",
+    )
+
+    def model_options(self) -> dict[str, Any]:
+        """The hyperparameters passed to the model builder."""
+        return {name: getattr(self, name) for name in self.MODEL_KEYS}
+
+
+@dataclass(frozen=True, kw_only=True)
+class EvaluateParams(Params):
+    stage: ClassVar[str] = "evaluate"
+    split: str = spec("test", "split to evaluate")
+    batch_size: int = spec(256, "prediction batch size", minimum=1)
+
+
+PARAMS_BY_STAGE: dict[str, type[Params]] = {
+    "download": DownloadParams,
+    "normalize": NormalizeParams,
+    "vocab": VocabParams,
+    "encode": EncodeParams,
+    "train": TrainParams,
+    "evaluate": EvaluateParams,
+}
+
+# Parameters that change how a stage runs but not what it produces stay out of cache keys.
+RUNTIME_ONLY = {"train": ("jit_compile",), "evaluate": ("batch_size",)}
+
+
+def key_params(params: Params) -> dict[str, Any]:
+    """The parameters that go into the cache key."""
+    values = params.to_dict()
+    for name in RUNTIME_ONLY.get(params.stage, ()):
+        values.pop(name, None)
+    return values
+
+
+@dataclass(frozen=True, kw_only=True)
+class PipelineConfig:
+    """A preset: a name, a description and every stage's parameters."""
+
+    name: str
+    description: str
+    download: DownloadParams
+    normalize: NormalizeParams
+    vocab: VocabParams
+    encode: EncodeParams
+    train: TrainParams
+    evaluate: EvaluateParams
+    path: Path | None = None
+
+    def stage_params(self, stage: str) -> Params:
+        return getattr(self, stage)
+
+
+def parse_pipeline(
+    data: dict[str, Any],
+    *,
+    name: str,
+    location: str,
+    overrides: list[str] | tuple[str, ...] = (),
+    path: Path | None = None,
+) -> PipelineConfig:
+    """Build a pipeline from a parsed TOML document and ``stage.key=value`` overrides.
+
+    Raises:
+        ConfigError: listing every unknown key, wrong type and bad value, each with its location.
+    """
+    errors: list[str] = []
+    tables: dict[str, dict[str, Any]] = {stage: {} for stage in STAGE_NAMES}
+    description = data.get("description", "")
+    if not isinstance(description, str):
+        errors.append(f"{location}: [description] expected a string, got {description!r}.")
+        description = ""
+    for key, value in data.items():
+        if key == "description":
+            continue
+        if key not in tables:
+            errors.append(
+                f"{location}: [{key}] unknown section. Valid sections: "
+                f"description, {', '.join(STAGE_NAMES)}."
+            )
+        elif not isinstance(value, dict):
+            errors.append(f"{location}: [{key}] expected a table, got {value!r}.")
+        else:
+            tables[key] = dict(value)
+    for override in overrides:
+        target, separator, raw = override.partition("=")
+        stage, dot, field_name = target.strip().partition(".")
+        if not separator or not dot or not field_name:
+            errors.append(f"--set {override}: expected STAGE.KEY=VALUE, e.g. train.epochs=3.")
+            continue
+        if stage not in tables:
+            errors.append(
+                f"--set {override}: unknown stage {stage!r}. Stages: {', '.join(STAGE_NAMES)}."
+            )
+            continue
+        tables[stage][field_name] = parse_override_value(raw.strip())
+    parsed: dict[str, Params] = {}
+    for stage in STAGE_NAMES:
+        instance, stage_errors = PARAMS_BY_STAGE[stage].parse(tables[stage], location)
+        errors += stage_errors
+        if instance is not None:
+            parsed[stage] = instance
+    if errors:
+        raise ConfigError("\n".join(errors))
+    return PipelineConfig(name=name, description=description, path=path, **parsed)  # type: ignore[arg-type]
+
+
+def load_pipeline_file(path: Path, overrides: list[str] | tuple[str, ...] = ()) -> PipelineConfig:
+    """Read a pipeline TOML file."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: not valid TOML: {error}.") from None
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read: {error.strerror}.") from None
+    return parse_pipeline(data, name=path.stem, location=str(path), overrides=overrides, path=path)

@@ -1,0 +1,206 @@
+"""Custom Keras layers of the zoo: masks, masked pooling, hashed bigrams, learned positions.
+
+Every layer here is registered under the `textpipe` package, so a saved `.keras` file that uses
+one loads with `keras.saving.load_model` once this module has been imported (importing any zoo
+family module imports it).
+
+Masks follow the Keras convention: a boolean tensor of shape `(batch, steps)`, true at real
+tokens and false at padding (token id 0).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="textpipe")
+class PaddingMask(keras.layers.Layer):
+    """Computes the padding mask of token ids as a tensor, for layers past a mask-dropping one.
+
+    Keras carries the mask of `Embedding(mask_zero=True)` from layer to layer only through layers
+    that support masking; `Conv1D` does not. This layer makes the mask an explicit tensor that can
+    be passed as `mask=` (pooling) or `attention_mask=` (attention) further down.
+
+    Args:
+        attention: When true, return shape `(batch, 1, steps)`: the attention mask under which every
+            query attends to the real keys only. Masking the padded queries as well would leave
+            their rows with nothing to attend to, which some attention kernels turn into NaN.
+        **kwargs: Passed to `keras.layers.Layer`.
+    """
+
+    def __init__(self, attention: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.attention = attention
+
+    def call(self, token_ids: Any) -> Any:
+        mask = ops.not_equal(token_ids, 0)
+        if self.attention:
+            mask = ops.expand_dims(mask, axis=1)
+        return mask
+
+    def compute_mask(self, token_ids: Any, mask: Any = None) -> None:
+        return None
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "attention": self.attention}
+
+
+@keras.saving.register_keras_serializable(package="textpipe")
+class ZeroMaskedSteps(keras.layers.Layer):
+    """Sets the vectors at padded steps to zero and consumes the mask.
+
+    Before a convolution with `padding="same"`, zeros at the padded steps look exactly like the
+    convolution's own zero padding, so the real steps' outputs do not depend on how much padding
+    follows. The mask is not passed on, because the layers this prepares for (`Conv1D`) drop it
+    with a warning; pass a `PaddingMask` tensor explicitly to the layers after them.
+    """
+
+    def call(self, inputs: Any, mask: Any = None) -> Any:
+        if mask is None:
+            return inputs
+        keep = ops.expand_dims(ops.cast(mask, "bool"), axis=-1)
+        return ops.where(keep, inputs, ops.zeros_like(inputs))
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> None:
+        return None
+
+    def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
+        return input_shape
+
+
+@keras.saving.register_keras_serializable(package="textpipe")
+class MaskedMeanPooling(keras.layers.Layer):
+    """Averages a sequence over its real steps: `(batch, steps, features) -> (batch, features)`.
+
+    A sequence with no real step pools to zeros. Without a mask, averages over every step.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def call(self, inputs: Any, mask: Any = None) -> Any:
+        if mask is None:
+            return ops.mean(inputs, axis=1)
+        keep = ops.expand_dims(ops.cast(mask, "bool"), axis=-1)
+        # `where`, not multiplication by the mask: a NaN or inf at a padded step must not leak.
+        total = ops.sum(ops.where(keep, inputs, ops.zeros_like(inputs)), axis=1)
+        count = ops.sum(ops.cast(keep, inputs.dtype), axis=1)
+        return total / ops.maximum(count, ops.ones_like(count))
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> None:
+        return None
+
+    def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
+        return (input_shape[0], input_shape[2])
+
+
+@keras.saving.register_keras_serializable(package="textpipe")
+class MaskedMaxPooling(keras.layers.Layer):
+    """Takes the maximum of a sequence over its real steps: `(batch, steps, features) -> (batch, features)`.
+
+    A sequence with no real step pools to zeros. Without a mask, takes the maximum over every
+    step.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def call(self, inputs: Any, mask: Any = None) -> Any:
+        if mask is None:
+            return ops.max(inputs, axis=1)
+        keep = ops.expand_dims(ops.cast(mask, "bool"), axis=-1)
+        lowest = ops.full_like(inputs, float("-inf"))
+        pooled = ops.max(ops.where(keep, inputs, lowest), axis=1)
+        has_real_step = ops.any(keep, axis=1)
+        return ops.where(has_real_step, pooled, ops.zeros_like(pooled))
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> None:
+        return None
+
+    def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
+        return (input_shape[0], input_shape[2])
+
+
+@keras.saving.register_keras_serializable(package="textpipe")
+class HashedBigrams(keras.layers.Layer):
+    """Maps token ids to hashed word-bigram ids, the fastText way.
+
+    The bigram of tokens `a` then `b` gets id `1 + (a * vocab_size + b) mod num_buckets`, so ids
+    run from 1 to `num_buckets`; a bigram with padding on either side gets id 0, which a following
+    `Embedding(num_buckets + 1, ..., mask_zero=True)` masks. The output has one step fewer than
+    the input.
+
+    The product is computed in int64 because `a * vocab_size` passes the int32 range once the
+    vocabulary is larger than 46,340 words. JAX computes in int32 unless `jax_enable_x64` is set,
+    so with such vocabularies its ids differ from those of the other backends.
+
+    Args:
+        vocab_size: The size of the token vocabulary, padding id 0 included.
+        num_buckets: How many distinct bigram ids to hash into.
+        **kwargs: Passed to `keras.layers.Layer`.
+    """
+
+    def __init__(self, vocab_size: int, num_buckets: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.vocab_size = vocab_size
+        self.num_buckets = num_buckets
+
+    def call(self, token_ids: Any) -> Any:
+        first = token_ids[:, :-1]
+        second = token_ids[:, 1:]
+        pair = ops.cast(first, "int64") * self.vocab_size + ops.cast(second, "int64")
+        bigram_ids = ops.mod(pair, self.num_buckets) + 1
+        real = ops.logical_and(ops.not_equal(first, 0), ops.not_equal(second, 0))
+        return ops.cast(ops.where(real, bigram_ids, ops.zeros_like(bigram_ids)), "int32")
+
+    def compute_mask(self, token_ids: Any, mask: Any = None) -> None:
+        return None
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "vocab_size": self.vocab_size,
+            "num_buckets": self.num_buckets,
+        }
+
+
+@keras.saving.register_keras_serializable(package="textpipe")
+class PositionEmbedding(keras.layers.Layer):
+    """Adds a learned embedding of each step's position to a sequence of vectors.
+
+    Passes the input's mask on unchanged. Sequences may be shorter than `max_length`, never
+    longer: positions beyond it have no embedding (TensorFlow on CPU raises, GPUs and JAX return
+    garbage silently).
+
+    Args:
+        max_length: The number of positions that get an embedding.
+        **kwargs: Passed to `keras.layers.Layer`.
+    """
+
+    def __init__(self, max_length: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.max_length = max_length
+        self.supports_masking = True
+
+    def build(self, input_shape: tuple[int | None, ...]) -> None:
+        self.position_embeddings = self.add_weight(
+            name="position_embeddings",
+            shape=(self.max_length, input_shape[-1]),
+            initializer="uniform",  # the same as keras.layers.Embedding's
+        )
+
+    def call(self, inputs: Any) -> Any:
+        positions = ops.arange(ops.shape(inputs)[1])
+        position_vectors = ops.take(self.position_embeddings, positions, axis=0)
+        return inputs + ops.cast(ops.expand_dims(position_vectors, axis=0), inputs.dtype)
+
+    def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
+        return input_shape
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "max_length": self.max_length}

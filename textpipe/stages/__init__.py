@@ -1,0 +1,1 @@
+"""One module per stage: plain library code, no click, no printing."""

@@ -1,0 +1,389 @@
+"""The download stage: a dataset from the hub, a local folder or files, as integer-labelled splits.
+
+Output: ``{split}.arrow`` (columns ``text``: string, ``label``: int64) for train, validation and
+test where present, and in the manifest the label names and per-split class counts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from textpipe.artifacts import Outcome, Store, file_sha256
+from textpipe.config import DownloadParams, key_params
+from textpipe.errors import ConfigError, InputError
+from textpipe.progress import Progress, or_silent
+from textpipe.stages.tables import TABLE_SUFFIX, write_table
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pyarrow as pa
+
+STAGE = "download"
+VERSION = 1
+
+FILE_FORMATS = {".csv": "csv", ".tsv": "csv", ".jsonl": "json", ".json": "json", ".parquet": "parquet"}
+TEXT_COLUMN_CANDIDATES = ("text", "review", "sentence", "content", "document", "body", "comment", "tweet")
+LABEL_COLUMN_CANDIDATES = ("label", "labels", "sentiment", "class", "target", "category", "polarity")
+SPLIT_ALIASES = {"train": "train", "validation": "validation", "valid": "validation", "dev": "validation", "test": "test"}
+MIRROR_VARIABLE = "TEXTPIPE_MIRROR"
+
+
+@dataclass(frozen=True)
+class ResolvedSource:
+    """Where a source's data is read from, and the fingerprint of its content."""
+
+    kind: str  # "hub", "folder" or "files"
+    location: str
+    fingerprint: str
+    data_files: dict[str, str] | None = None
+
+
+def _folder_fingerprint(folder: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        relative = path.relative_to(folder)
+        if path.is_file() and not any(part.startswith(".") for part in relative.parts):
+            digest.update(f"{relative.as_posix()}\0{file_sha256(path)}\0".encode())
+    return "sha256:" + digest.hexdigest()
+
+
+def _check_utf8(path: Path) -> None:
+    """Raise InputError naming the file and byte offset when a text file is not valid UTF-8."""
+    try:
+        path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise InputError(
+            f"{path}: not valid UTF-8 at byte offset {error.start} "
+            f"(byte 0x{error.object[error.start]:02x}). Convert the file to UTF-8."
+        ) from None
+
+
+def _local_file(path_text: str, role: str) -> Path:
+    path = Path(path_text)
+    if not path.exists():
+        raise InputError(f"{role} {path_text!r}: no such file or folder.")
+    if path.is_file() and path.suffix.lower() not in FILE_FORMATS:
+        raise InputError(
+            f"{path}: unsupported file type {path.suffix!r}. "
+            f"Use one of {', '.join(sorted(FILE_FORMATS))}, or a dataset folder."
+        )
+    return path
+
+
+def resolve_source(params: DownloadParams) -> ResolvedSource:
+    """Find the source: a local file or folder, a mirrored hub id, or the hub itself.
+
+    Raises:
+        InputError: the path does not exist, the hub id is not in the mirror, or the hub is
+            unreachable by configuration (offline).
+    """
+    source = params.source
+    local = Path(source)
+    looks_like_path = (
+        local.exists()
+        or local.suffix.lower() in FILE_FORMATS
+        or source.startswith((".", "/", "~"))
+        or source.count("/") > 1
+    )
+    if looks_like_path:
+        path = _local_file(source, "Source")
+        if path.is_dir():
+            if params.test_file:
+                raise ConfigError("--test takes a file source, not a dataset folder.")
+            return ResolvedSource("folder", str(path), _folder_fingerprint(path))
+        files = {"train": path}
+        if params.test_file:
+            files["test"] = _local_file(params.test_file, "Test file")
+        digest = hashlib.sha256()
+        for split, file_path in files.items():
+            if FILE_FORMATS[file_path.suffix.lower()] != "parquet":
+                _check_utf8(file_path)
+            digest.update(f"{split}\0{file_sha256(file_path)}\0".encode())
+        return ResolvedSource(
+            "files",
+            str(path),
+            "sha256:" + digest.hexdigest(),
+            {split: str(file_path) for split, file_path in files.items()},
+        )
+    if params.test_file:
+        raise ConfigError("--test takes a file source, not a hub dataset.")
+    mirror = os.environ.get(MIRROR_VARIABLE)
+    if mirror:
+        folder = Path(mirror) / source
+        if folder.is_dir():
+            return ResolvedSource("folder", str(folder), _folder_fingerprint(folder))
+        raise InputError(
+            f"Dataset {source!r} is not in the mirror {mirror} ({MIRROR_VARIABLE}); expected a "
+            f"folder {folder}. Unset {MIRROR_VARIABLE} to load it from the Hugging Face hub."
+        )
+    if os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("HF_DATASETS_OFFLINE") == "1":
+        raise InputError(
+            f"Dataset {source!r}: offline (HF_HUB_OFFLINE=1) and no mirror; "
+            f"set {MIRROR_VARIABLE} to a folder that holds {source}."
+        )
+    return ResolvedSource("hub", source, f"hub:{source}@{params.revision or 'default'}")
+
+
+def _load(resolved: ResolvedSource, params: DownloadParams, cache_dir: Path | None) -> Any:
+    """Load a DatasetDict through ``datasets``."""
+    import datasets
+
+    datasets.disable_progress_bars()
+    datasets.logging.set_verbosity_error()
+    try:
+        if resolved.kind == "files":
+            assert resolved.data_files is not None
+            suffix = Path(resolved.data_files["train"]).suffix.lower()
+            builder = FILE_FORMATS[suffix]
+            options: dict[str, Any] = {"delimiter": "\t"} if suffix == ".tsv" else {}
+            return datasets.load_dataset(
+                builder, data_files=resolved.data_files, cache_dir=cache_dir, **options
+            )
+        if resolved.kind == "folder":
+            return datasets.load_dataset(resolved.location, cache_dir=cache_dir)
+        return datasets.load_dataset(resolved.location, revision=params.revision)
+    except (FileNotFoundError, ValueError) as error:
+        raise InputError(f"Cannot load {params.source!r}: {error}") from None
+    except Exception as error:  # datasets wraps parsing and network errors in many types
+        name = type(error).__name__
+        if "NotFound" in name or "Connection" in name or "HTTP" in name:
+            raise InputError(f"Cannot load dataset {params.source!r}: {error}") from None
+        raise InputError(f"Cannot read {params.source!r} ({name}): {error}") from None
+
+
+def _pick_column(columns: list[str], given: str | None, candidates: tuple[str, ...], role: str, option: str, split: str) -> str:
+    if given is not None:
+        if given not in columns:
+            raise InputError(
+                f"Column {given!r} not found in {split} split. Columns: {', '.join(columns)}. "
+                f"Pass {option}."
+            )
+        return given
+    found = [name for name in columns if name.lower() in candidates]
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise InputError(
+            f"No {role} column found in {split} split. Columns: {', '.join(columns)}. Pass {option}."
+        )
+    raise InputError(
+        f"Ambiguous {role} column in {split} split: {', '.join(found)}. Pass {option}."
+    )
+
+
+def stratified_sample(labels: np.ndarray, count: int, seed: int) -> np.ndarray:
+    """Sorted indices of ``count`` rows drawn per class in proportion (largest remainder)."""
+    import numpy as np
+
+    if count >= len(labels):
+        return np.arange(len(labels))
+    classes, inverse = np.unique(labels, return_inverse=True)
+    sizes = np.bincount(inverse)
+    exact = sizes * count / len(labels)
+    quota = np.floor(exact).astype(int)
+    remainder_order = np.argsort(-(exact - quota), kind="stable")
+    quota[remainder_order[: count - quota.sum()]] += 1
+    rng = np.random.default_rng(seed)
+    picked = [
+        rng.permutation(np.flatnonzero(inverse == index))[: quota[index]]
+        for index in range(len(classes))
+    ]
+    return np.sort(np.concatenate(picked))
+
+
+def _label_mapping(tables: dict[str, pa.Table], feature: Any) -> tuple[list[str], dict[Any, int] | None]:
+    """Label names, and a value-to-id map (None when the values already are ids)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if feature is not None and type(feature).__name__ == "ClassLabel":
+        return list(feature.names), None
+    values = pa.chunked_array(
+        [chunk for table in tables.values() for chunk in table.column("label").chunks],
+        type=next(iter(tables.values())).column("label").type,
+    )
+    distinct = pc.unique(values).drop_null().to_pylist()
+    try:
+        distinct = sorted(distinct)
+    except TypeError:
+        distinct = sorted(distinct, key=str)
+    return [str(value) for value in distinct], {value: index for index, value in enumerate(distinct)}
+
+
+def _prepare(dataset_dict: Any, params: DownloadParams) -> tuple[dict[str, pa.Table], list[str], dict[str, str]]:
+    """Select, check and relabel the splits; returns tables, label names and chosen columns."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    raw: dict[str, Any] = {}
+    for name, split in dataset_dict.items():
+        canonical = SPLIT_ALIASES.get(name.lower())
+        if canonical is not None and canonical not in raw:
+            raw[canonical] = split
+    if "train" not in raw:
+        raise InputError(
+            f"{params.source!r} has no train split. Splits: {', '.join(dataset_dict.keys())}."
+        )
+    first = raw["train"]
+    columns = list(first.column_names)
+    text_column = _pick_column(columns, params.text_column, TEXT_COLUMN_CANDIDATES, "text", "--text-column", "train")
+    label_column = _pick_column(columns, params.label_column, LABEL_COLUMN_CANDIDATES, "label", "--label-column", "train")
+    if text_column == label_column:
+        raise InputError(f"Text and label column are both {text_column!r}.")
+    tables: dict[str, pa.Table] = {}
+    for name, split in raw.items():
+        missing = [column for column in (text_column, label_column) if column not in split.column_names]
+        if missing:
+            raise InputError(
+                f"Column {missing[0]!r} not found in {name} split. "
+                f"Columns: {', '.join(split.column_names)}."
+            )
+        table = split.data.table.select([text_column, label_column]).rename_columns(["text", "label"])
+        if table.num_rows == 0:
+            raise InputError(f"The {name} split of {params.source!r} is empty.")
+        if table.column("text").null_count:
+            raise InputError(
+                f"{table.column('text').null_count} rows of the {name} split have no text "
+                f"(column {text_column!r})."
+            )
+        tables[name] = table
+    feature = first.features.get(label_column)
+    label_names, mapping = _label_mapping(tables, feature)
+    prepared: dict[str, pa.Table] = {}
+    for name, table in tables.items():
+        labels = table.column("label")
+        if mapping is None:
+            ids = labels.to_numpy().astype(np.int64)
+            bad = int(((ids < 0) | (ids >= len(label_names))).sum())
+        else:
+            bad = labels.null_count
+            ids = np.asarray(
+                pc.index_in(labels, value_set=pa.array(list(mapping.keys()), labels.type)).fill_null(-1)
+            ).astype(np.int64)
+        if bad or labels.null_count:
+            raise InputError(
+                f"{bad or labels.null_count} rows of the {name} split have no label "
+                f"(column {label_column!r}). Remove them or choose another --label-column."
+            )
+        text = table.column("text")
+        if text.type != pa.string():
+            text = pc.cast(text, pa.string())
+        prepared[name] = pa.table({"text": text.combine_chunks(), "label": pa.array(ids, pa.int64())})
+    train_classes = np.unique(prepared["train"].column("label").to_numpy())
+    if len(train_classes) < 2:
+        raise InputError(
+            f"The train split has a single class ({label_names[train_classes[0]]!r}); "
+            "a classifier needs at least two."
+        )
+    return prepared, label_names, {"text": text_column, "label": label_column}
+
+
+def _sample_and_carve(tables: dict[str, pa.Table], params: DownloadParams) -> dict[str, pa.Table]:
+    import numpy as np
+
+    if params.limit is not None:
+        tables = {
+            name: table.take(stratified_sample(table.column("label").to_numpy(), params.limit, params.seed))
+            for name, table in tables.items()
+        }
+    if params.validation_size > 0:
+        if "validation" in tables:
+            raise ConfigError(
+                f"{params.source!r} already has a validation split; drop --validation-size."
+            )
+        train = tables["train"]
+        labels = train.column("label").to_numpy()
+        count = int(round(params.validation_size * train.num_rows))
+        if count < 1 or count >= train.num_rows:
+            raise ConfigError(
+                f"--validation-size {params.validation_size} of {train.num_rows} training rows "
+                "leaves an empty split."
+            )
+        chosen = stratified_sample(labels, count, params.seed + 1)
+        keep = np.ones(train.num_rows, dtype=bool)
+        keep[chosen] = False
+        tables = dict(tables)
+        tables["validation"] = train.take(chosen)
+        tables["train"] = train.filter(keep)
+    return tables
+
+
+def source_fingerprint(params: DownloadParams) -> tuple[ResolvedSource, dict[str, Any]]:
+    """The resolved source and the parameters that go into the key (file names, not paths)."""
+    resolved = resolve_source(params)
+    keyed = key_params(params)
+    if resolved.kind != "hub":
+        keyed["source"] = Path(params.source).name
+        if params.test_file:
+            keyed["test_file"] = Path(params.test_file).name
+    return resolved, keyed
+
+
+def download(
+    *,
+    params: DownloadParams,
+    store: Store,
+    output: str | Path | None = None,
+    force: bool = False,
+    progress: Progress | None = None,
+) -> Outcome:
+    """Load a dataset and write its train/validation/test splits with integer labels.
+
+    Args:
+        params: what to load and how to sample it.
+        store: the artifact store.
+        output: an explicit artifact directory, in addition to the store.
+        force: rebuild even when cached.
+        progress: where to report progress.
+
+    Returns:
+        The cache outcome; the artifact's stats hold splits, label names and columns.
+
+    Raises:
+        InputError: the source, a column or the labels are missing or unusable.
+    """
+    import numpy as np
+
+    progress = or_silent(progress)
+    resolved, keyed = source_fingerprint(params)
+
+    def build(directory: Path) -> dict[str, Any]:
+        hf_cache = directory / ".hf-cache" if resolved.kind != "hub" else None
+        try:
+            with progress.task(f"download: loading {params.source}", total=None):
+                dataset_dict = _load(resolved, params, hf_cache)
+                tables, label_names, columns = _prepare(dataset_dict, params)
+                tables = _sample_and_carve(tables, params)
+            splits = {}
+            for name, table in tables.items():
+                write_table(table, directory / f"{name}{TABLE_SUFFIX}")
+                counts = np.bincount(table.column("label").to_numpy(), minlength=len(label_names))
+                splits[name] = {"rows": table.num_rows, "class_counts": counts.tolist()}
+        finally:
+            if hf_cache is not None:
+                shutil.rmtree(hf_cache, ignore_errors=True)
+        return {
+            "splits": splits,
+            "label_names": label_names,
+            "num_classes": len(label_names),
+            "columns": columns,
+            "source_kind": resolved.kind,
+            "source_location": resolved.location,
+        }
+
+    return store.produce(
+        stage=STAGE,
+        version=VERSION,
+        params=keyed,
+        inputs={"source": resolved.fingerprint},
+        build=build,
+        output=output,
+        force=force,
+        notice=progress.note,
+    )

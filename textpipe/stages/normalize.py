@@ -1,0 +1,85 @@
+"""The normalize stage: lowercase, strip punctuation/symbols and HTML, collapse whitespace.
+
+Input: a download artifact. Output: the same splits with normalized ``text``. The semantics are
+defined in ``textpipe.textops`` and carried into ``tokenizer.json`` by the vocab stage.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from textpipe.artifacts import Artifact, Outcome, Store
+from textpipe.config import NormalizeParams, key_params
+from textpipe.progress import Progress, or_silent
+from textpipe.stages.tables import TABLE_SUFFIX, read_split, split_names, write_table
+from textpipe.textops import normalize_array
+
+STAGE = "normalize"
+VERSION = 1
+INPUT_STAGES = ("download",)
+
+
+def normalize(
+    *,
+    dataset: Artifact,
+    params: NormalizeParams,
+    store: Store,
+    output: str | Path | None = None,
+    force: bool = False,
+    threads: int | None = None,
+    progress: Progress | None = None,
+) -> Outcome:
+    """Normalize the text of every split of a download artifact.
+
+    Args:
+        dataset: the download artifact.
+        params: which normalization steps to apply.
+        store: the artifact store.
+        output: an explicit artifact directory, in addition to the store.
+        force: rebuild even when cached.
+        threads: threads for the text kernels (default: the usable cores).
+        progress: where to report progress.
+
+    Returns:
+        The cache outcome; stats hold per split the rows and texts left empty.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    progress = or_silent(progress)
+
+    def build(directory: Path) -> dict[str, Any]:
+        splits: dict[str, Any] = {}
+        names = split_names(dataset)
+        with progress.task("normalize", total=len(names)) as advance:
+            for name in names:
+                table = read_split(dataset, name)
+                normalized = normalize_array(table.column("text"), params, threads=threads)
+                write_table(
+                    pa.table({"text": normalized, "label": table.column("label")}),
+                    directory / f"{name}{TABLE_SUFFIX}",
+                )
+                lengths = pc.utf8_length(normalized)
+                splits[name] = {
+                    "rows": table.num_rows,
+                    "empty_texts": int(pc.sum(pc.equal(lengths, 0)).as_py() or 0),
+                    "mean_characters": round(float(pc.mean(lengths).as_py() or 0.0), 1),
+                }
+                advance(1)
+        return {
+            "splits": splits,
+            "label_names": dataset.stats["label_names"],
+            "num_classes": dataset.stats["num_classes"],
+        }
+
+    return store.produce(
+        stage=STAGE,
+        version=VERSION,
+        params=key_params(params),
+        inputs={"dataset": dataset.key},
+        build=build,
+        output=output,
+        force=force,
+        notice=progress.note,
+    )

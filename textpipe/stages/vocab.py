@@ -1,0 +1,127 @@
+"""The vocab stage: a WordLevel ``tokenizer.json`` over the most frequent training tokens.
+
+Ids: 0 is the padding token, 1 the out-of-vocabulary token, real tokens start at 2 by descending
+training frequency, ties broken by the token's code points. The tokenizer carries the normalizer
+and pre-tokenizer of the normalize artifact, so raw text at prediction time is treated exactly as
+in training.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from textpipe.artifacts import Artifact, Outcome, Store
+from textpipe.config import NormalizeParams, VocabParams, key_params
+from textpipe.errors import InputError
+from textpipe.progress import Progress, or_silent
+from textpipe.stages.tables import read_split
+from textpipe.textops import SPECIAL_TOKENS, build_tokenizer, default_threads, split_tokens
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+STAGE = "vocab"
+VERSION = 1
+INPUT_STAGES = ("normalize",)
+TOKENIZER_FILE = "tokenizer.json"
+COUNTS_FILE = "counts.tsv"
+
+
+def count_tokens(tokens: pa.ListArray, *, threads: int | None = None) -> pa.Table:
+    """A table of distinct tokens and their counts, most frequent first, ties by code points."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    flat = tokens.flatten()
+    threads = threads or default_threads()
+    size = max(1, -(-len(flat) // threads))
+    parts = [flat.slice(start, size) for start in range(0, len(flat), size)]
+    with ThreadPoolExecutor(max(1, len(parts))) as pool:
+        counted = list(pool.map(pc.value_counts, parts))
+    table = pa.table(
+        {
+            "token": pa.concat_arrays([part.field("values") for part in counted]),
+            "count": pa.concat_arrays([part.field("counts") for part in counted]),
+        }
+    )
+    if len(counted) > 1:
+        table = table.group_by("token").aggregate([("count", "sum")]).rename_columns(["token", "count"])
+    table = table.filter(pc.invert(pc.is_in(table.column("token"), pa.array(SPECIAL_TOKENS))))
+    return table.take(pc.sort_indices(table, [("count", "descending"), ("token", "ascending")]))
+
+
+def build_vocab(
+    *,
+    normalized: Artifact,
+    params: VocabParams,
+    store: Store,
+    output: str | Path | None = None,
+    force: bool = False,
+    threads: int | None = None,
+    progress: Progress | None = None,
+) -> Outcome:
+    """Count training tokens and write ``tokenizer.json`` (and ``counts.tsv``).
+
+    Returns:
+        The cache outcome; stats hold the vocabulary size, distinct tokens seen and the share
+        of training tokens the vocabulary covers.
+    """
+    import pyarrow.compute as pc
+
+    progress = or_silent(progress)
+    normalize_params = NormalizeParams(**normalized.params)
+
+    def build(directory: Path) -> dict[str, Any]:
+        with progress.task("vocab: counting training tokens", total=None):
+            texts = read_split(normalized, "train").column("text")
+            tokens = split_tokens(texts, normalize_params, threads=threads)
+            counts = count_tokens(tokens, threads=threads)
+        total = int(pc.sum(counts.column("count")).as_py() or 0)
+        if total == 0:
+            raise InputError(f"{normalized.path}: the train split has no tokens after normalization.")
+        kept = counts.filter(pc.greater_equal(counts.column("count"), params.min_frequency))
+        kept = kept.slice(0, params.size)
+        words = kept.column("token").to_pylist()
+        vocabulary = {token: index for index, token in enumerate(SPECIAL_TOKENS)}
+        vocabulary.update({token: index + len(SPECIAL_TOKENS) for index, token in enumerate(words)})
+        build_tokenizer(vocabulary, normalize_params).save(str(directory / TOKENIZER_FILE))
+        with (directory / COUNTS_FILE).open("w", encoding="utf-8") as stream:
+            stream.write("id\ttoken\tcount\n")
+            for index, (token, count) in enumerate(zip(words, kept.column("count").to_pylist(), strict=True)):
+                stream.write(f"{index + len(SPECIAL_TOKENS)}\t{token}\t{count}\n")
+        covered = int(pc.sum(kept.column("count")).as_py() or 0)
+        return {
+            "vocab_size": len(vocabulary),
+            "tokens_kept": len(words),
+            "distinct_tokens": counts.num_rows,
+            "training_tokens": total,
+            "coverage": round(covered / total, 6),
+            "min_count_kept": int(kept.column("count")[-1].as_py()) if words else None,
+            "normalize_params": normalized.params,
+        }
+
+    return store.produce(
+        stage=STAGE,
+        version=VERSION,
+        params=key_params(params),
+        inputs={"normalized": normalized.key},
+        build=build,
+        output=output,
+        force=force,
+        notice=progress.note,
+    )
+
+
+def vocabulary_tokens(vocab: Artifact) -> list[str]:
+    """The tokens of a vocab artifact in id order."""
+    import json
+
+    data = json.loads(vocab.file(TOKENIZER_FILE).read_text(encoding="utf-8"))
+    mapping = data["model"]["vocab"]
+    ordered = sorted(mapping.items(), key=lambda item: item[1])
+    if [index for _, index in ordered] != list(range(len(ordered))):
+        raise InputError(f"{vocab.path}: {TOKENIZER_FILE} has gaps in its ids.")
+    return [token for token, _ in ordered]

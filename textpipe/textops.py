@@ -1,0 +1,256 @@
+"""Text normalization and tokenization: one definition, two implementations.
+
+The definition is the ``tokenizers`` normalizer and pre-tokenizer built here, which ``vocab`` saves
+in ``tokenizer.json`` so that prediction treats raw text exactly as training did:
+
+1. ``strip_html``: every tag ``<[A-Za-z/!][^<>]*>`` becomes a space;
+2. ``lowercase``: Unicode lowercasing;
+3. ``strip_punctuation``: every Unicode punctuation or symbol character (P*, S*) is removed;
+4. ``collapse_whitespace``: runs of whitespace (Python's ``str.isspace`` set) become one space,
+   and the ends are trimmed;
+
+then tokens are the pieces between whitespace.
+
+The bulk implementation gets the same result much faster. Rows whose characters all lie in
+Latin-1 (U+0000-U+00FF; 99% of IMDB) go through Arrow compute kernels, with character classes
+spelled out for that range and checked against the definition character by character in the
+tests; any other row goes through the ``tokenizers`` normalizer itself, so it is exact by
+construction. The work is split across threads (Arrow kernels release the GIL).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import unicodedata
+from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from tokenizers import Tokenizer
+    from tokenizers.normalizers import Normalizer
+    from tokenizers.pre_tokenizers import PreTokenizer
+
+    from textpipe.config import NormalizeParams
+
+PAD_TOKEN = "[PAD]"
+OOV_TOKEN = "[UNK]"
+PAD_ID = 0
+OOV_ID = 1
+SPECIAL_TOKENS = (PAD_TOKEN, OOV_TOKEN)
+
+HTML_TAG_PATTERN = r"<[A-Za-z/!][^<>]*>"
+PUNCTUATION_PATTERN = r"[\p{P}\p{S}]"
+# Python's str.isspace() set, so that " ".join(text.split()) is the reference.
+WHITESPACE_CHARACTERS = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680"
+    + "".join(chr(code) for code in range(0x2000, 0x200B))
+    + "\u2028\u2029\u202f\u205f\u3000"
+)
+LATIN1_LIMIT = 0xFF
+
+
+def _escaped_class(codes: list[int], *, style: str) -> str:
+    """A regex character class body of code points, as ranges (``re2`` or ``onig`` escapes)."""
+    parts = []
+    index = 0
+    while index < len(codes):
+        end = index
+        while end + 1 < len(codes) and codes[end + 1] == codes[end] + 1:
+            end += 1
+        first, last = codes[index], codes[end]
+        if style == "re2":
+            piece = f"\\x{{{first:x}}}" + (f"-\\x{{{last:x}}}" if last > first else "")
+        else:
+            piece = f"\\x{{{first:X}}}" + (f"-\\x{{{last:X}}}" if last > first else "")
+        parts.append(piece)
+        index = end + 1
+    return "".join(parts)
+
+
+def _is_punctuation_or_symbol(character: str) -> bool:
+    return unicodedata.category(character)[0] in "PS"
+
+
+LATIN1_PUNCTUATION_CODES = [
+    code for code in range(LATIN1_LIMIT + 1) if _is_punctuation_or_symbol(chr(code))
+]
+WHITESPACE_CODES = sorted(ord(character) for character in WHITESPACE_CHARACTERS)
+LATIN1_WHITESPACE_CODES = [code for code in WHITESPACE_CODES if code <= LATIN1_LIMIT]
+
+# re2 (Arrow) patterns for the Latin-1 fast path.
+_RE2_PUNCTUATION = "[" + _escaped_class(LATIN1_PUNCTUATION_CODES, style="re2") + "]+"
+_RE2_OTHER_WHITESPACE = (
+    "[" + _escaped_class([c for c in LATIN1_WHITESPACE_CODES if c != 0x20], style="re2") + "]"
+)
+_RE2_WHITESPACE = "[" + _escaped_class(LATIN1_WHITESPACE_CODES, style="re2") + "]"
+# Runs of two or more, or one that is not a plain space: a lone space needs no replacement.
+_RE2_WHITESPACE_TO_COLLAPSE = f"{_RE2_WHITESPACE}{{2,}}|{_RE2_OTHER_WHITESPACE}"
+_RE2_BEYOND_LATIN1 = r"[^\x{0}-\x{ff}]"
+# Oniguruma (tokenizers) pattern for the definition.
+WHITESPACE_RUN_PATTERN = "[" + _escaped_class(WHITESPACE_CODES, style="onig") + "]+"
+
+
+def default_threads() -> int:
+    """Threads for bulk text work: the cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def build_normalizer(params: NormalizeParams) -> Normalizer | None:
+    """The ``tokenizers`` normalizer that defines textpipe's normalization (None: no step on)."""
+    from tokenizers import Regex, normalizers
+
+    steps: list[Any] = []
+    if params.strip_html:
+        steps.append(normalizers.Replace(Regex(HTML_TAG_PATTERN), " "))
+    if params.lowercase:
+        steps.append(normalizers.Lowercase())
+    if params.strip_punctuation:
+        steps.append(normalizers.Replace(Regex(PUNCTUATION_PATTERN), ""))
+    if params.collapse_whitespace:
+        steps.append(normalizers.Replace(Regex(WHITESPACE_RUN_PATTERN), " "))
+        steps.append(normalizers.Strip())
+    if not steps:
+        return None
+    return normalizers.Sequence(steps)
+
+
+def build_pre_tokenizer() -> PreTokenizer:
+    """Tokens are the pieces between runs of whitespace."""
+    from tokenizers import Regex, pre_tokenizers
+
+    return pre_tokenizers.Split(Regex(WHITESPACE_RUN_PATTERN), behavior="removed")
+
+
+def build_tokenizer(vocabulary: dict[str, int], params: NormalizeParams) -> Tokenizer:
+    """A WordLevel tokenizer over ``vocabulary`` that carries the normalizer and pre-tokenizer."""
+    from tokenizers import Tokenizer, models
+
+    tokenizer = Tokenizer(models.WordLevel(vocab=vocabulary, unk_token=OOV_TOKEN))
+    normalizer = build_normalizer(params)
+    if normalizer is not None:
+        tokenizer.normalizer = normalizer
+    tokenizer.pre_tokenizer = build_pre_tokenizer()
+    tokenizer.add_special_tokens([PAD_TOKEN, OOV_TOKEN])
+    return tokenizer
+
+
+@lru_cache(maxsize=8)
+def _cached_normalizer(params: NormalizeParams) -> Normalizer | None:
+    return build_normalizer(params)
+
+
+def _chunks(array: pa.Array, count: int) -> list[pa.Array]:
+    size = -(-len(array) // count)
+    return [array.slice(start, size) for start in range(0, len(array), size)] or [array]
+
+
+def _map_chunks(function: Any, array: pa.Array, threads: int) -> pa.Array:
+    import pyarrow as pa
+
+    if threads <= 1 or len(array) < 2048:
+        return function(array)
+    with ThreadPoolExecutor(threads) as pool:
+        parts = list(pool.map(function, _chunks(array, threads)))
+    return pa.concat_arrays(parts)
+
+
+def _normalize_latin1(array: pa.Array, params: NormalizeParams) -> pa.Array:
+    """The fast path; exact for rows whose characters are all Latin-1."""
+    import pyarrow.compute as pc
+
+    if params.strip_html:
+        array = pc.replace_substring_regex(array, HTML_TAG_PATTERN, " ")
+    if params.lowercase:
+        array = pc.utf8_lower(array)
+    if params.strip_punctuation:
+        array = pc.replace_substring_regex(array, _RE2_PUNCTUATION, "")
+    if params.collapse_whitespace:
+        array = pc.replace_substring_regex(array, _RE2_WHITESPACE_TO_COLLAPSE, " ")
+        array = pc.utf8_trim(array, " ")
+    return array
+
+
+def normalize_array(
+    texts: pa.Array, params: NormalizeParams, *, threads: int | None = None
+) -> pa.Array:
+    """Normalize an Arrow string array as ``build_normalizer(params)`` would, row by row."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    texts = texts.cast(pa.string()) if texts.type != pa.string() else texts
+    if isinstance(texts, pa.ChunkedArray):
+        texts = texts.combine_chunks()
+    if len(texts) == 0:
+        return texts
+    threads = threads or default_threads()
+    normalizer = _cached_normalizer(params)
+    if normalizer is None:
+        return texts
+    result = _map_chunks(lambda chunk: _normalize_latin1(chunk, params), texts, threads)
+    beyond = pc.invert(pc.string_is_ascii(texts))
+    if pc.any(beyond).as_py():
+        # Only the non-ASCII rows need the (slower) check for characters beyond Latin-1.
+        candidates = texts.filter(beyond)
+        beyond_in_candidates = pc.match_substring_regex(candidates, _RE2_BEYOND_LATIN1)
+        beyond = pc.replace_with_mask(beyond, beyond, beyond_in_candidates)
+    if pc.any(beyond).as_py():
+        slow_rows = texts.filter(beyond).to_pylist()
+        exact = pa.array([normalizer.normalize_str(text) for text in slow_rows], pa.string())
+        result = pc.replace_with_mask(result, beyond, exact)
+    return result
+
+
+def split_tokens(
+    normalized: pa.Array, params: NormalizeParams, *, threads: int | None = None
+) -> pa.ListArray:
+    """Tokens of normalized texts, as the pre-tokenizer splits them (no empty tokens)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if isinstance(normalized, pa.ChunkedArray):
+        normalized = normalized.combine_chunks()
+    threads = threads or default_threads()
+
+    def split(chunk: pa.Array) -> pa.Array:
+        if params.collapse_whitespace:
+            # Single spaces only, no leading or trailing ones: only an empty text makes an empty
+            # token, and it is dropped below.
+            return pc.split_pattern(chunk, " ")
+        return pc.split_pattern_regex(chunk, _re2_whitespace_all())
+
+    tokens = _map_chunks(split, normalized, threads)
+    flat = tokens.flatten()
+    empty = pc.equal(pc.binary_length(flat), 0)
+    if pc.any(empty).as_py():
+        tokens = _drop_flat(tokens, empty)
+    return tokens
+
+
+@lru_cache(maxsize=1)
+def _re2_whitespace_all() -> str:
+    return "[" + _escaped_class(WHITESPACE_CODES, style="re2") + "]+"
+
+
+def _drop_flat(lists: pa.ListArray, drop: pa.Array) -> pa.ListArray:
+    """Remove the flat values selected by ``drop`` from a list array, keeping the rows."""
+    import numpy as np
+    import pyarrow as pa
+
+    offsets = lists.offsets.to_numpy()
+    offsets = offsets - offsets[0]
+    dropped = np.asarray(drop.to_numpy(zero_copy_only=False), dtype=np.int64)
+    cumulative = np.concatenate([[0], np.cumsum(dropped)])
+    new_offsets = (offsets - cumulative[offsets]).astype(np.int32)
+    values = lists.flatten().filter(pa.compute.invert(drop))
+    return pa.ListArray.from_arrays(pa.array(new_offsets), values)
+
+
+def unicode_tables_note() -> str:
+    """Which Unicode database defines P*/S* for the reference loop (for benchmark records)."""
+    return f"Python {sys.version.split()[0]} unicodedata {unicodedata.unidata_version}"
