@@ -73,9 +73,7 @@ class MinimalRNNCell(keras.layers.Layer):
             shape=(self.units, self.units),
             initializer="glorot_uniform",
         )
-        self.gate_bias = self.add_weight(
-            name="gate_bias", shape=(self.units,), initializer="zeros"
-        )
+        self.gate_bias = self.add_weight(name="gate_bias", shape=(self.units,), initializer="zeros")
 
     def call(self, inputs: Any, states: Any, training: bool | None = None) -> tuple[Any, list[Any]]:
         # keras.layers.RNN passes the states as a list, one tensor per entry of state_size.

@@ -51,7 +51,9 @@ def test_every_builder_has_the_shared_keyword_only_signature(name):
     parameters = inspect.signature(get_builder(name)).parameters
 
     assert tuple(parameters) == HYPERPARAMETER_NAMES
-    assert all(parameter.kind is inspect.Parameter.KEYWORD_ONLY for parameter in parameters.values())
+    assert all(
+        parameter.kind is inspect.Parameter.KEYWORD_ONLY for parameter in parameters.values()
+    )
     defaults = {
         parameter.name: parameter.default
         for parameter in parameters.values()
@@ -137,7 +139,7 @@ def test_transformer_width_must_split_into_heads():
 
 
 def test_custom_spec_with_a_missing_file():
-    with pytest.raises(ConfigError, match="Model file 'no/such/file.py' not found"):
+    with pytest.raises(ConfigError, match=r"Model file 'no/such/file\.py' not found"):
         get_builder("no/such/file.py:build")
 
 
@@ -152,7 +154,7 @@ def test_custom_spec_with_a_missing_function_lists_the_functions(custom_cell_spe
 
 
 def test_custom_spec_with_a_missing_module():
-    with pytest.raises(ConfigError, match="Model module 'textpipe.no_such_module' not found"):
+    with pytest.raises(ConfigError, match=r"Model module 'textpipe\.no_such_module' not found"):
         get_builder("textpipe.no_such_module:build")
 
 

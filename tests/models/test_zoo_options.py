@@ -1,4 +1,4 @@
-"""Zoo options beyond the contract: class counts, sizes, pooling, merge modes, bigrams, precision."""
+"""Zoo options beyond the contract: classes, sizes, pooling, merge modes, bigrams, precision."""
 
 from __future__ import annotations
 
@@ -93,7 +93,9 @@ def test_hashed_bigrams_do_not_overflow_with_large_vocabularies():
 
     bigram_ids = HashedBigrams(vocab_size=100_000, num_buckets=1_000_003)(token_ids)
 
-    assert keras.ops.convert_to_numpy(bigram_ids)[0, 0] == 1 + (99_999 * 100_000 + 99_998) % 1_000_003
+    assert (
+        keras.ops.convert_to_numpy(bigram_ids)[0, 0] == 1 + (99_999 * 100_000 + 99_998) % 1_000_003
+    )
 
 
 def test_bag_with_bigrams_trains_and_ignores_padding(right_pad):

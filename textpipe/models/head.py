@@ -59,14 +59,12 @@ def classifier_head(
     if dropout > 0:
         hidden = layers.Dropout(dropout, dtype=dtype, name="dropout")(hidden)
     outputs = 1 if num_classes == 2 else num_classes
-    return layers.Dense(
-        outputs, dtype="float32" if mixed_precision else None, name="logits"
-    )(hidden)
+    return layers.Dense(outputs, dtype="float32" if mixed_precision else None, name="logits")(
+        hidden
+    )
 
 
-def functional_model(
-    inputs: Any, outputs: Any, *, name: str, mixed_precision: bool
-) -> keras.Model:
+def functional_model(inputs: Any, outputs: Any, *, name: str, mixed_precision: bool) -> keras.Model:
     """Wraps a functional graph in a `keras.Model`.
 
     Args:

@@ -55,34 +55,27 @@ def _is_integer(value: object) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
+def _is_rate(value: object) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and 0 <= value < 1
+
+
 def _check_value(name: str, value: object) -> str | None:
     """Returns what is wrong with one hyperparameter value, or None when it is valid."""
-    if name in _POSITIVE_INTEGERS:
-        if not _is_integer(value) or value < 1:  # type: ignore[operator]
-            return f"{name}: expected a positive integer, got {value!r}"
-    elif name == "num_classes":
-        if not _is_integer(value) or value < 2:  # type: ignore[operator]
-            return f"num_classes: expected an integer of at least 2, got {value!r}"
-    elif name == "dropout":
-        if (
-            not isinstance(value, numbers.Real)
-            or isinstance(value, bool)
-            or not 0 <= value < 1  # type: ignore[operator]
-        ):
-            return f"dropout: expected a number in [0, 1), got {value!r}"
-    elif name == "pooling":
-        if value not in POOLING_MODES:
-            return f"pooling: expected one of {', '.join(POOLING_MODES)}, got {value!r}"
-    elif name == "merge_mode":
-        if value not in MERGE_MODES:
-            return f"merge_mode: expected one of {', '.join(MERGE_MODES)}, got {value!r}"
-    elif name in _BOOLEANS:
-        if not isinstance(value, bool):
-            return f"{name}: expected true or false, got {value!r}"
-    elif name == "use_cudnn":
-        # `1 in ("auto", True, False)` is true in Python, so compare types as well.
-        if not (value == "auto" or isinstance(value, bool)):
-            return f"use_cudnn: expected 'auto', true or false, got {value!r}"
+    if name in _POSITIVE_INTEGERS and not (_is_integer(value) and value >= 1):
+        return f"{name}: expected a positive integer, got {value!r}"
+    if name == "num_classes" and not (_is_integer(value) and value >= 2):
+        return f"num_classes: expected an integer of at least 2, got {value!r}"
+    if name == "dropout" and not _is_rate(value):
+        return f"dropout: expected a number in [0, 1), got {value!r}"
+    if name == "pooling" and value not in POOLING_MODES:
+        return f"pooling: expected one of {', '.join(POOLING_MODES)}, got {value!r}"
+    if name == "merge_mode" and value not in MERGE_MODES:
+        return f"merge_mode: expected one of {', '.join(MERGE_MODES)}, got {value!r}"
+    if name in _BOOLEANS and not isinstance(value, bool):
+        return f"{name}: expected true or false, got {value!r}"
+    # Not `value in CUDNN_MODES`: `1 in ("auto", True, False)` is true in Python.
+    if name == "use_cudnn" and not (value == "auto" or isinstance(value, bool)):
+        return f"use_cudnn: expected 'auto', true or false, got {value!r}"
     return None
 
 
@@ -96,7 +89,7 @@ def check_names(names: object, *, model: str) -> None:
     Raises:
         ConfigError: If a name is unknown; the message lists the accepted names.
     """
-    unknown = [name for name in names if name not in HYPERPARAMETER_NAMES]  # type: ignore[attr-defined]
+    unknown = [name for name in names if name not in HYPERPARAMETER_NAMES]
     if unknown:
         listed = ", ".join(repr(name) for name in unknown)
         plural = "s" if len(unknown) > 1 else ""
@@ -133,7 +126,9 @@ def validate_hyperparameters(hyperparameters: Mapping[str, object], *, model: st
         raise ConfigError(f"Invalid hyperparameters for model '{model}': {'; '.join(problems)}.")
 
 
-def resolve_hyperparameters(hyperparameters: Mapping[str, object], *, model: str) -> dict[str, object]:
+def resolve_hyperparameters(
+    hyperparameters: Mapping[str, object], *, model: str
+) -> dict[str, object]:
     """Validates hyperparameters and fills in the defaults of the ones not given.
 
     Args:

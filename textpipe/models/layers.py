@@ -73,7 +73,7 @@ class ZeroMaskedSteps(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="textpipe")
 class MaskedMeanPooling(keras.layers.Layer):
-    """Averages a sequence over its real steps: `(batch, steps, features) -> (batch, features)`.
+    """Averages over the real steps: `(batch, steps, features) -> (batch, features)`.
 
     A sequence with no real step pools to zeros. Without a mask, averages over every step.
     """
@@ -100,7 +100,7 @@ class MaskedMeanPooling(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="textpipe")
 class MaskedMaxPooling(keras.layers.Layer):
-    """Takes the maximum of a sequence over its real steps: `(batch, steps, features) -> (batch, features)`.
+    """Takes the maximum over the real steps: `(batch, steps, features) -> (batch, features)`.
 
     A sequence with no real step pools to zeros. Without a mask, takes the maximum over every
     step.
@@ -135,9 +135,9 @@ class HashedBigrams(keras.layers.Layer):
     `Embedding(num_buckets + 1, ..., mask_zero=True)` masks. The output has one step fewer than
     the input.
 
-    The product is computed in int64 because `a * vocab_size` passes the int32 range once the
-    vocabulary is larger than 46,340 words. JAX computes in int32 unless `jax_enable_x64` is set,
-    so with such vocabularies its ids differ from those of the other backends.
+    The pair index `a * vocab_size + b` passes the int32 range once the vocabulary has more than
+    46,340 words; only then is it computed in int64. JAX computes in int32 unless
+    `jax_enable_x64` is set, so with such vocabularies its ids differ from the other backends'.
 
     Args:
         vocab_size: The size of the token vocabulary, padding id 0 included.
@@ -153,7 +153,8 @@ class HashedBigrams(keras.layers.Layer):
     def call(self, token_ids: Any) -> Any:
         first = token_ids[:, :-1]
         second = token_ids[:, 1:]
-        pair = ops.cast(first, "int64") * self.vocab_size + ops.cast(second, "int64")
+        dtype = "int32" if self.vocab_size**2 - 1 <= 2**31 - 1 else "int64"
+        pair = ops.cast(first, dtype) * self.vocab_size + ops.cast(second, dtype)
         bigram_ids = ops.mod(pair, self.num_buckets) + 1
         real = ops.logical_and(ops.not_equal(first, 0), ops.not_equal(second, 0))
         return ops.cast(ops.where(real, bigram_ids, ops.zeros_like(bigram_ids)), "int32")

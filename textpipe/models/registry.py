@@ -26,11 +26,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from textpipe.errors import ConfigError
-from textpipe.models.hyperparameters import (
-    DEFAULT_HYPERPARAMETERS,
-    check_names,
-    resolve_hyperparameters,
-)
+from textpipe.models.hyperparameters import DEFAULT_HYPERPARAMETERS, resolve_hyperparameters
 
 if TYPE_CHECKING:
     import keras
@@ -219,8 +215,7 @@ def get_builder(spec: str) -> Callable[..., keras.Model]:
         )
         found = f"Functions there: {', '.join(functions)}." if functions else "It defines none."
         raise ConfigError(
-            f"Model builder '{function_name}' not found in {target} (model spec '{spec}'). "
-            f"{found}"
+            f"Model builder '{function_name}' not found in {target} (model spec '{spec}'). {found}"
         )
     return builder
 
@@ -246,10 +241,10 @@ def build_model(spec: str, **hyperparameters: Any) -> keras.Model:
     Raises:
         ConfigError: If the spec or a hyperparameter is invalid.
     """
-    check_names(hyperparameters, model=spec)
-    # Resolve the builder before checking values, so that an unknown model is the error shown.
-    builder = get_builder(spec)
+    # Name and hyperparameters are checked before the builder's import, which loads Keras.
+    model_info(spec)
     resolved = resolve_hyperparameters(hyperparameters, model=spec)
+    builder = get_builder(spec)
     if is_custom_spec(spec):
         resolved = _arguments_accepted_by(builder, resolved, given=hyperparameters, spec=spec)
     return builder(**resolved)

@@ -82,7 +82,7 @@ def build_transformer(
             key_dim=embedding_dim // num_heads,
             dtype=dtype,
             name=f"attention_{block}",
-        )(hidden, hidden)
+        )(hidden, hidden, attention_mask=attention_mask)
         hidden = layers.Add(dtype=dtype, name=f"attention_residual_{block}")([hidden, attended])
         hidden = layers.LayerNormalization(dtype=dtype, name=f"attention_norm_{block}")(hidden)
         fed = layers.Dense(units, activation="relu", dtype=dtype, name=f"feed_forward_{block}")(
@@ -99,6 +99,4 @@ def build_transformer(
         dropout=dropout,
         mixed_precision=mixed_precision,
     )
-    return functional_model(
-        token_ids, logits, name="transformer", mixed_precision=mixed_precision
-    )
+    return functional_model(token_ids, logits, name="transformer", mixed_precision=mixed_precision)

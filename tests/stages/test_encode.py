@@ -1,0 +1,113 @@
+"""The encode stage: padding/truncation, empty texts, and parity with tokenizer.json."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from tokenizers import Tokenizer
+
+from tests.conftest import write_csv
+from tests.stages.test_normalize import LATIN1_SAMPLES, TRICKY
+from textpipe.artifacts import Store
+from textpipe.config import DownloadParams, EncodeParams, NormalizeParams, VocabParams
+from textpipe.errors import InputError
+from textpipe.stages.download import download
+from textpipe.stages.encode import encode, pad_ids
+from textpipe.stages.normalize import normalize
+from textpipe.stages.vocab import TOKENIZER_FILE, build_vocab
+
+
+def python_pad(rows: list[list[int]], length: int, padding: str, truncation: str) -> np.ndarray:
+    out = []
+    for row in rows:
+        if len(row) > length:
+            row = row[:length] if truncation == "post" else row[-length:]
+        row = row or [1]
+        pad = [0] * (length - len(row))
+        out.append(row + pad if padding == "post" else pad + row)
+    return np.array(out, dtype=np.int32)
+
+
+@pytest.mark.parametrize("padding", ["post", "pre"])
+@pytest.mark.parametrize("truncation", ["post", "pre"])
+@pytest.mark.parametrize("length", [1, 4, 9])
+def test_pad_ids_matches_a_python_reference(padding: str, truncation: str, length: int) -> None:
+    rng = np.random.default_rng(length)
+    rows = [rng.integers(2, 50, rng.integers(0, 12)).tolist() for _ in range(200)]
+    offsets = np.concatenate([[0], np.cumsum([len(row) for row in rows])])
+    flat = np.array([token for row in rows for token in row], dtype=np.int32)
+    padded = pad_ids(flat, offsets, length=length, padding=padding, truncation=truncation)
+    assert padded.ids.dtype == np.int32
+    assert np.array_equal(padded.ids, python_pad(rows, length, padding, truncation))
+    assert padded.lengths.tolist() == [max(1, min(len(row), length)) for row in rows]
+    assert padded.truncated == sum(len(row) > length for row in rows)
+    assert padded.empty == sum(not row for row in rows)
+
+
+def chain(path: Path, store: Store, *, size: int = 50, length: int = 6, test: Path | None = None, **encode_options):
+    dataset = download(
+        params=DownloadParams(source=str(path), test_file=str(test) if test else None), store=store
+    ).artifact
+    normalized = normalize(dataset=dataset, params=NormalizeParams(strip_html=True), store=store).artifact
+    vocab = build_vocab(normalized=normalized, params=VocabParams(size=size), store=store).artifact
+    encoded = encode(
+        normalized=normalized, vocab=vocab, params=EncodeParams(length=length, **encode_options), store=store
+    )
+    return normalized, vocab, encoded
+
+
+def test_outputs_and_statistics(reviews_csv: Path, reviews_test_csv: Path) -> None:
+    _, _, outcome = chain(reviews_csv, Store(), test=reviews_test_csv)
+    path = outcome.artifact.path
+    ids = np.load(path / "train.ids.npy")
+    assert ids.shape == (12, 6) and ids.dtype == np.int32
+    assert np.load(path / "train.labels.npy").dtype == np.int64
+    assert np.load(path / "test.ids.npy").shape == (4, 6)
+    lengths = np.load(path / "train.lengths.npy")
+    assert ((ids != 0).sum(axis=1) == lengths).all()
+    stats = outcome.artifact.stats["splits"]["train"]
+    assert 0 < stats["share_truncated"] < 1
+    assert set(stats["length_percentiles"]) == {"p50", "p90", "p95", "p99", "max"}
+
+
+def test_empty_text_becomes_one_oov_token(tmp_path: Path) -> None:
+    rows = [("good film", "pos"), ("!!! ...", "neg"), ("bad film", "neg"), ("good", "pos")]
+    _, _, outcome = chain(write_csv(tmp_path / "e.csv", rows), Store(), length=4)
+    ids = np.load(outcome.artifact.path / "train.ids.npy")
+    assert ids[1].tolist() == [1, 0, 0, 0]
+    assert outcome.artifact.stats["splits"]["train"]["empty_texts"] == 1
+    _, _, pre = chain(write_csv(tmp_path / "e.csv", rows), Store(), length=4, padding="pre")
+    assert np.load(pre.artifact.path / "train.ids.npy")[1].tolist() == [0, 0, 0, 1]
+
+
+def test_fast_path_ids_equal_tokenizer_json_ids(tmp_path: Path) -> None:
+    texts = TRICKY + LATIN1_SAMPLES + ["The film was GOOD, the film was bad"] * 5
+    rows = [(text, "pos" if index % 2 else "neg") for index, text in enumerate(texts)]
+    path = tmp_path / "tricky.jsonl"
+    import json
+
+    path.write_text("".join(json.dumps({"text": text, "label": label}) + "\n" for text, label in rows))
+    _, vocab, outcome = chain(path, Store(), size=300, length=12)
+    tokenizer = Tokenizer.from_file(str(vocab.path / TOKENIZER_FILE))
+    expected = python_pad([encoding.ids for encoding in tokenizer.encode_batch(texts)], 12, "post", "post")
+    assert np.array_equal(np.load(outcome.artifact.path / "train.ids.npy"), expected)
+    assert (expected == 1).any() and (expected > 2).any()
+
+
+def test_vocabulary_from_another_normalization_is_rejected(reviews_csv: Path) -> None:
+    store = Store()
+    normalized, vocab, _ = chain(reviews_csv, store)
+    dataset = download(params=DownloadParams(source=str(reviews_csv)), store=store).artifact
+    other = normalize(dataset=dataset, params=NormalizeParams(lowercase=False), store=store).artifact
+    with pytest.raises(InputError, match="normalized with"):
+        encode(normalized=other, vocab=vocab, params=EncodeParams(length=4), store=store)
+
+
+def test_changed_length_reencodes_but_keeps_the_vocabulary(reviews_csv: Path) -> None:
+    store = Store()
+    _, vocab, first = chain(reviews_csv, store, length=6)
+    _, vocab_again, second = chain(reviews_csv, store, length=8)
+    assert vocab_again.key == vocab.key
+    assert second.status == "built" and second.artifact.key != first.artifact.key

@@ -1,0 +1,179 @@
+"""The cache, tested by its properties: keys, reuse, atomicity, corruption, explicit outputs."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from textpipe.artifacts import MANIFEST_NAME, Store, compute_key, open_artifact
+from textpipe.errors import ArtifactError, ConfigError
+
+
+def key(params: dict, inputs: dict | None = None, version: int = 1) -> str:
+    return compute_key(stage="vocab", version=version, params=params, inputs=inputs or {})
+
+
+def test_equal_parameters_give_equal_keys_regardless_of_order() -> None:
+    assert key({"size": 10, "min_frequency": 1}) == key({"min_frequency": 1, "size": 10})
+
+
+def test_changed_parameter_input_or_version_gives_new_key() -> None:
+    base = key({"size": 10}, {"normalized": "abc"})
+    assert key({"size": 11}, {"normalized": "abc"}) != base
+    assert key({"size": 10}, {"normalized": "abd"}) != base
+    assert key({"size": 10}, {"normalized": "abc"}, version=2) != base
+
+
+@pytest.mark.parametrize("bad", [{"path": Path("/x")}, {"value": float("nan")}, {"s": {1, 2}}])
+def test_non_json_parameters_are_rejected(bad: dict) -> None:
+    with pytest.raises(ConfigError):
+        key(bad)
+
+
+def make_builder(calls: list[int], content: str = "hello"):
+    def build(directory: Path) -> dict:
+        calls.append(1)
+        (directory / "data.txt").write_text(content)
+        return {"lines": 1}
+
+    return build
+
+
+def produce(store: Store, calls: list[int], params: dict | None = None, **options):
+    return store.produce(
+        stage="vocab",
+        version=1,
+        params=params or {"size": 10},
+        inputs={"normalized": "abc"},
+        build=make_builder(calls),
+        **options,
+    )
+
+
+def test_second_produce_is_cached_and_does_not_build(tmp_path: Path) -> None:
+    store, calls = Store(tmp_path / "root"), []
+    first = produce(store, calls)
+    second = produce(store, calls)
+    assert first.status == "built" and second.status == "cached"
+    assert calls == [1]
+    assert second.artifact.path == first.artifact.path
+    manifest = json.loads((first.artifact.path / MANIFEST_NAME).read_text())
+    assert manifest["stage"] == "vocab" and manifest["key"] == first.artifact.key
+    assert manifest["files"][0]["name"] == "data.txt" and manifest["files"][0]["size"] == 5
+    assert len(manifest["files"][0]["sha256"]) == 64
+    assert {"params", "inputs", "textpipe_version", "created", "stats"} <= manifest.keys()
+
+
+def test_force_rebuilds(tmp_path: Path) -> None:
+    store, calls = Store(tmp_path / "root"), []
+    produce(store, calls)
+    assert produce(store, calls, force=True).status == "built"
+    assert calls == [1, 1]
+
+
+def test_failure_mid_build_leaves_nothing_behind(tmp_path: Path) -> None:
+    store = Store(tmp_path / "root")
+
+    def failing(directory: Path) -> dict:
+        (directory / "half.bin").write_bytes(b"x" * 100)
+        raise RuntimeError("disk on fire")
+
+    with pytest.raises(RuntimeError):
+        store.produce(stage="vocab", version=1, params={}, inputs={}, build=failing)
+    leftovers = list((tmp_path / "root" / "vocab").iterdir())
+    assert leftovers == []
+
+
+def test_interrupt_mid_build_leaves_nothing_behind(tmp_path: Path) -> None:
+    store = Store(tmp_path / "root")
+
+    def interrupted(directory: Path) -> dict:
+        (directory / "half.bin").write_bytes(b"x")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        store.produce(stage="vocab", version=1, params={}, inputs={}, build=interrupted)
+    assert list((tmp_path / "root" / "vocab").iterdir()) == []
+
+
+@pytest.mark.parametrize("damage", ["garbage", "missing", "truncated-file"])
+def test_corrupt_artifact_is_reported_and_rebuilt(tmp_path: Path, damage: str) -> None:
+    store, calls = Store(tmp_path / "root"), []
+    path = produce(store, calls).artifact.path
+    if damage == "garbage":
+        (path / MANIFEST_NAME).write_text("{not json")
+    elif damage == "missing":
+        (path / MANIFEST_NAME).unlink()
+    else:
+        (path / "data.txt").write_text("he")
+    notices: list[str] = []
+    outcome = produce(store, calls, notice=notices.append)
+    assert outcome.status == "built" and calls == [1, 1]
+    assert notices and "corrupt" in notices[0]
+    assert open_artifact(path).key == outcome.artifact.key
+
+
+def test_explicit_output_with_same_key_is_left_untouched(tmp_path: Path) -> None:
+    store, calls = Store(tmp_path / "root"), []
+    output = tmp_path / "out"
+    produce(store, calls, output=output)
+    old = {path.name: path.stat().st_mtime_ns for path in output.iterdir()}
+    time.sleep(0.02)
+    again = produce(store, calls, output=output)
+    assert again.status == "cached" and calls == [1]
+    assert {path.name: path.stat().st_mtime_ns for path in output.iterdir()} == old
+
+
+def test_explicit_output_with_other_key_is_replaced_from_the_cache(tmp_path: Path) -> None:
+    store, calls = Store(tmp_path / "root"), []
+    output = tmp_path / "out"
+    first = produce(store, calls, output=output)
+    produce(store, calls, params={"size": 20}, output=output)
+    assert open_artifact(output).params == {"size": 20}
+    # back to the first parameters: satisfied from the store, nothing rebuilt
+    back = produce(store, calls, output=output)
+    assert calls == [1, 1]
+    assert back.status == "cached"
+    assert open_artifact(output).key == first.artifact.key
+    assert not [path for path in tmp_path.iterdir() if ".incomplete-" in path.name or ".old-" in path.name]
+
+
+def test_open_artifact_checks_the_stage(tmp_path: Path) -> None:
+    store = Store(tmp_path / "root")
+    path = produce(store, []).artifact.path
+    with pytest.raises(ArtifactError, match="expected an artifact of stage encode"):
+        open_artifact(path, stage="encode")
+    with pytest.raises(ArtifactError, match="no such artifact"):
+        open_artifact(tmp_path / "nowhere")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ArtifactError, match="not a textpipe artifact"):
+        open_artifact(tmp_path / "empty")
+
+
+def _concurrent_build(root: str, marker: str) -> str:
+    store = Store(root)
+
+    def build(directory: Path) -> dict:
+        with open(marker, "a") as stream:
+            stream.write(f"{os.getpid()}\n")
+        time.sleep(0.5)
+        (directory / "data.txt").write_text("payload")
+        return {}
+
+    return store.produce(stage="vocab", version=1, params={"n": 1}, inputs={}, build=build).status
+
+
+def test_two_processes_building_one_key_build_it_once(tmp_path: Path) -> None:
+    marker = tmp_path / "builds.txt"
+    context = multiprocessing.get_context("fork")
+    with context.Pool(2) as pool:
+        statuses = pool.starmap(_concurrent_build, [(str(tmp_path / "root"), str(marker))] * 2)
+    assert sorted(statuses) == ["built", "cached"]
+    assert len(marker.read_text().split()) == 1
+    (artifact_dir,) = (tmp_path / "root" / "vocab").iterdir()
+    assert (artifact_dir / "data.txt").read_text() == "payload"

@@ -1,0 +1,79 @@
+"""Typed, validated parameters and pipeline files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from textpipe.config import (
+    EncodeParams,
+    TrainParams,
+    VocabParams,
+    load_pipeline_file,
+    parse_override_value,
+    parse_pipeline,
+)
+from textpipe.errors import ConfigError
+
+
+def test_defaults_are_valid_and_bad_values_rejected() -> None:
+    assert VocabParams().size == 20000
+    with pytest.raises(ConfigError, match=r"\[vocab.size\] expected a positive integer, got 0"):
+        VocabParams(size=0)
+    with pytest.raises(ConfigError, match="one of post, pre"):
+        EncodeParams(padding="middle")
+    with pytest.raises(ConfigError, match=r"\[train.epochs\] expected a positive integer, got True"):
+        TrainParams(epochs=True)
+
+
+def test_every_error_is_reported_at_once_with_its_location(tmp_path: Path) -> None:
+    path = tmp_path / "mine.toml"
+    path.write_text(
+        'description = "x"\n'
+        '[download]\nsource = "a.csv"\n'
+        '[vocab]\nsize = "big"\nmin_frequency = 0\n'
+        '[train]\nepochs = "ten"\nmodell = "lstm"\n'
+        "[tarin]\nepochs = 3\n"
+    )
+    with pytest.raises(ConfigError) as raised:
+        load_pipeline_file(path)
+    lines = str(raised.value).splitlines()
+    assert f"{path}: [train.epochs] expected a positive integer, got 'ten'." in lines
+    assert any("[vocab.size] expected a positive integer, got 'big'" in line for line in lines)
+    assert any("[vocab.min_frequency]" in line for line in lines)
+    assert any("[train.modell] unknown key. Valid keys:" in line for line in lines)
+    assert any("[tarin] unknown section" in line for line in lines)
+    assert len(lines) == 5
+
+
+def test_overrides_go_through_the_same_validation() -> None:
+    data = {"download": {"source": "x.csv"}}
+    config = parse_pipeline(data, name="t", location="t.toml", overrides=["train.epochs=5", "encode.padding=pre"])
+    assert config.train.epochs == 5 and config.encode.padding == "pre"
+    with pytest.raises(ConfigError, match=r"\[train.epochs\] expected a positive integer, got 'many'"):
+        parse_pipeline(data, name="t", location="t.toml", overrides=["train.epochs=many"])
+    with pytest.raises(ConfigError, match="expected STAGE.KEY=VALUE"):
+        parse_pipeline(data, name="t", location="t.toml", overrides=["epochs"])
+    with pytest.raises(ConfigError, match="unknown stage 'trian'"):
+        parse_pipeline(data, name="t", location="t.toml", overrides=["trian.epochs=1"])
+
+
+def test_missing_required_source_is_reported() -> None:
+    with pytest.raises(ConfigError, match=r"\[download.source\] is required"):
+        parse_pipeline({}, name="t", location="t.toml")
+
+
+def test_override_values_parse_as_toml_literals() -> None:
+    assert parse_override_value("3") == 3
+    assert parse_override_value("0.5") == 0.5
+    assert parse_override_value("true") is True
+    assert parse_override_value("lstm") == "lstm"
+    assert parse_override_value('"3"') == "3"
+
+
+def test_runtime_only_parameters_stay_out_of_the_key() -> None:
+    from textpipe.config import key_params
+
+    assert "jit_compile" not in key_params(TrainParams())
+    assert "epochs" in key_params(TrainParams())

@@ -1,0 +1,3 @@
+from textpipe.cli.main import main
+
+main()

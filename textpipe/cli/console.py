@@ -1,0 +1,63 @@
+"""Where the CLI writes: results on stdout, progress and notes on stderr (rich when a terminal)."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import time
+from collections.abc import Iterator
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from textpipe.progress import Advance
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+@lru_cache(maxsize=1)
+def stderr_console() -> Console:
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False)
+
+
+def stdout_console() -> Console:
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=True)
+
+
+class ConsoleProgress:
+    """Rich progress bars on stderr when it is a terminal, plain lines otherwise."""
+
+    def __init__(self, console: Console | None = None) -> None:
+        self.console = console or stderr_console()
+
+    @contextlib.contextmanager
+    def task(self, description: str, total: int | None = None) -> Iterator[Advance]:
+        if not self.console.is_terminal:
+            start = time.perf_counter()
+            print(f"{description} ...", file=sys.stderr, flush=True)
+            yield lambda amount=1: None
+            print(f"{description} done in {time.perf_counter() - start:.1f} s", file=sys.stderr, flush=True)
+            return
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            SpinnerColumn,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        columns = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn()]
+        if total is not None:
+            columns.append(MofNCompleteColumn())
+        columns.append(TimeElapsedColumn())
+        with Progress(*columns, console=self.console, transient=True) as progress:
+            task_id = progress.add_task(description, total=total)
+            yield lambda amount=1: progress.advance(task_id, amount)
+
+    def note(self, message: str) -> None:
+        self.console.print(f"[yellow]note:[/yellow] {message}")

@@ -1,0 +1,5 @@
+import click
+@click.command('evaluate')
+def command() -> None:
+    """Not yet built."""
+

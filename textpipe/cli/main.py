@@ -1,0 +1,92 @@
+"""The ``textpipe`` command group and the boundary that turns errors into one clear line."""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from typing import Any
+
+import click
+
+from textpipe import __version__
+from textpipe.errors import TextpipeError
+
+
+def debug_enabled(context: click.Context | None = None) -> bool:
+    if os.environ.get("TEXTPIPE_DEBUG", "") not in ("", "0"):
+        return True
+    root = context.find_root() if context else None
+    return bool(root and root.obj and root.obj.get("debug"))
+
+
+class TextpipeGroup(click.Group):
+    """A group that reports TextpipeError as ``Error: ...`` and exits non-zero."""
+
+    def list_commands(self, context: click.Context) -> list[str]:
+        return list(self.commands)  # pipeline order, not alphabetical
+
+    def invoke(self, context: click.Context) -> Any:
+        try:
+            return super().invoke(context)
+        except TextpipeError as error:
+            if debug_enabled(context):
+                traceback.print_exc()
+            message = str(error)
+            click.echo(f"Error: {message}", err=True)
+            context.exit(error.exit_code)
+        except KeyboardInterrupt:
+            click.echo("Interrupted; nothing half-written was kept.", err=True)
+            context.exit(130)
+
+
+@click.group(cls=TextpipeGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="textpipe")
+@click.option("--debug", is_flag=True, help="Show tracebacks (also TEXTPIPE_DEBUG=1).")
+@click.pass_context
+def cli(context: click.Context, debug: bool) -> None:
+    """Text classification from download to a trained, evaluated model, one cached stage at a time.
+
+    Each stage reads artifact directories and writes one, cached under TEXTPIPE_HOME
+    (default ./data) by a key of its parameters and inputs, so unchanged work is skipped.
+
+    \b
+    Quick start:
+      textpipe run imdb-lstm          # download → ... → evaluate, all cached
+      textpipe report                 # compare the trained models
+      echo "a wonderful film" | textpipe predict imdb-lstm
+    """
+    context.ensure_object(dict)
+    context.obj["debug"] = debug
+
+
+def _register() -> None:
+    from textpipe.cli import (
+        download,
+        encode,
+        evaluate,
+        models,
+        normalize,
+        predict,
+        presets,
+        report,
+        run,
+        show,
+        train,
+        vocab,
+    )
+
+    for module in (download, normalize, vocab, encode, train, evaluate, run, presets, report, predict, show, models):
+        cli.add_command(module.command)
+
+
+_register()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli.main(prog_name="textpipe")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,5 @@
+import click
+@click.command('models')
+def command() -> None:
+    """Not yet built."""
+

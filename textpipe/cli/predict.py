@@ -1,0 +1,5 @@
+import click
+@click.command('predict')
+def command() -> None:
+    """Not yet built."""
+

@@ -1,0 +1,5 @@
+import click
+@click.command('presets')
+def command() -> None:
+    """Not yet built."""
+

@@ -1,0 +1,5 @@
+import click
+@click.command('run')
+def command() -> None:
+    """Not yet built."""
+

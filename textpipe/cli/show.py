@@ -1,0 +1,5 @@
+import click
+@click.command('show')
+def command() -> None:
+    """Not yet built."""
+
