@@ -11,7 +11,8 @@ import contextlib
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
-Advance = Callable[[int], None]
+Advance = Callable[..., None]
+"""``advance(amount=1, status=None)``: move a task on, optionally with a short status text."""
 
 
 class Progress(Protocol):
@@ -22,7 +23,11 @@ class Progress(Protocol):
         ...
 
     def note(self, message: str) -> None:
-        """A one-line message for the user (a warning or a notable event)."""
+        """A one-line warning or notable event for the user."""
+        ...
+
+    def log(self, message: str) -> None:
+        """A one-line record of progress (an epoch's metrics, say)."""
         ...
 
 
@@ -31,13 +36,17 @@ class SilentProgress:
 
     def __init__(self) -> None:
         self.notes: list[str] = []
+        self.logs: list[str] = []
 
     @contextlib.contextmanager
     def task(self, description: str, total: int | None = None) -> Iterator[Advance]:
-        yield lambda amount=1: None
+        yield lambda amount=1, status=None: None
 
     def note(self, message: str) -> None:
         self.notes.append(message)
+
+    def log(self, message: str) -> None:
+        self.logs.append(message)
 
 
 def or_silent(progress: Progress | None) -> Progress:

@@ -39,7 +39,7 @@ class ConsoleProgress:
         if not self.console.is_terminal:
             start = time.perf_counter()
             print(f"{description} ...", file=sys.stderr, flush=True)
-            yield lambda amount=1: None
+            yield lambda amount=1, status=None: None
             print(f"{description} done in {time.perf_counter() - start:.1f} s", file=sys.stderr, flush=True)
             return
         from rich.progress import (
@@ -57,7 +57,20 @@ class ConsoleProgress:
         columns.append(TimeElapsedColumn())
         with Progress(*columns, console=self.console, transient=True) as progress:
             task_id = progress.add_task(description, total=total)
-            yield lambda amount=1: progress.advance(task_id, amount)
+
+            def advance(amount: int = 1, status: str | None = None) -> None:
+                if status is None:
+                    progress.advance(task_id, amount)
+                else:
+                    progress.update(task_id, advance=amount, description=f"{description}  {status}")
+
+            yield advance
 
     def note(self, message: str) -> None:
         self.console.print(f"[yellow]note:[/yellow] {message}")
+
+    def log(self, message: str) -> None:
+        if self.console.is_terminal:
+            self.console.print(message)
+        else:
+            print(message, file=sys.stderr, flush=True)

@@ -1,5 +1,27 @@
-import click
-@click.command('models')
-def command() -> None:
-    """Not yet built."""
+"""``textpipe models``."""
 
+from __future__ import annotations
+
+import click
+
+
+@click.command("models")
+def command() -> None:
+    """List the model zoo with a one-line description each.
+
+    \b
+    Example:
+      textpipe models
+    """
+    from rich.table import Table
+
+    from textpipe.cli.console import stdout_console
+    from textpipe.models import list_models
+
+    table = Table(show_header=True, box=None)
+    for column in ("model", "masked", "recurrent", "description"):
+        table.add_column(column)
+    for info in list_models():
+        table.add_row(info.name, "yes" if info.masked else "no", "yes" if info.recurrent else "no", info.description)
+    stdout_console().print(table)
+    click.echo("Custom: --model path/to/file.py:build or package.module:build (see examples/custom_cell.py).")

@@ -1,0 +1,374 @@
+"""The train stage: a zoo (or custom) Keras model fitted on an encode artifact.
+
+Output: ``model.keras``, ``history.json`` (per epoch: loss, accuracy, validation loss and
+accuracy, seconds) and a manifest with the parameter count, timings, backend and device.
+An interrupted run keeps a checkpoint of its last completed epoch beside the store
+(``<root>/partial/train/<key>``) that ``resume=True`` continues from.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from textpipe.artifacts import Artifact, Outcome, Store
+from textpipe.backend import backend_name, describe_device, has_gpu, load_keras
+from textpipe.config import TrainParams, key_params
+from textpipe.errors import ConfigError, InputError
+from textpipe.progress import Progress, or_silent
+
+if TYPE_CHECKING:
+    import keras
+    import numpy as np
+
+STAGE = "train"
+VERSION = 1
+INPUT_STAGES = ("encode",)
+MODEL_FILE = "model.keras"
+HISTORY_FILE = "history.json"
+CHECKPOINT_FILE = "checkpoint.keras"
+STATE_FILE = "state.json"
+
+
+def model_fingerprint(spec: str) -> tuple[str, str | None]:
+    """The spec as it goes into the key, and the content hash of a custom builder's code.
+
+    A custom builder is keyed by its file name and function and by the sha256 of its source,
+    never by an absolute path: editing the file retrains, moving it does not.
+    """
+    from textpipe.models import is_custom_spec
+
+    if not is_custom_spec(spec):
+        return spec, None
+    target, _, function = spec.rpartition(":")
+    if target.endswith(".py") or "/" in target or os.sep in target:
+        path = Path(target)
+        if not path.is_file():
+            raise ConfigError(f"Model file {target!r} not found (from --model {spec}).")
+    else:
+        found = importlib.util.find_spec(target)
+        if found is None or found.origin is None:
+            raise ConfigError(f"Model module {target!r} not found (from --model {spec}).")
+        path = Path(found.origin)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    return f"custom:{path.name}:{function}", f"sha256:{digest}"
+
+
+def resolve_custom_spec(spec: str) -> str:
+    """A custom file spec with an absolute path, so the model loads from any directory."""
+    from textpipe.models import is_custom_spec
+
+    if not is_custom_spec(spec):
+        return spec
+    target, _, function = spec.rpartition(":")
+    if target.endswith(".py"):
+        return f"{Path(target).resolve()}:{function}"
+    return spec
+
+
+def _resolve_jit_compile(setting: str, info_recurrent: bool) -> bool:
+    """XLA: on for TensorFlow and JAX (25% faster LSTM epochs on CPU), except where Keras cannot.
+
+    On a TensorFlow GPU the cuDNN recurrent kernels are not XLA-compatible, so recurrent models
+    stay on cuDNN there; torch runs eagerly.
+    """
+    if setting == "on":
+        return True
+    if setting == "off":
+        return False
+    backend = backend_name()
+    if backend == "torch":
+        return False
+    if backend == "tensorflow" and info_recurrent and has_gpu():
+        return False
+    return True
+
+
+def class_weights(labels: np.ndarray, num_classes: int) -> dict[int, float]:
+    """``balanced`` weights: n_samples / (n_classes * count of the class)."""
+    import numpy as np
+
+    counts = np.bincount(labels, minlength=num_classes).astype(np.float64)
+    weights = np.divide(len(labels), num_classes * counts, out=np.zeros_like(counts), where=counts > 0)
+    return {index: float(weight) for index, weight in enumerate(weights)}
+
+
+def _load_split(encoded: Artifact, split: str) -> tuple[np.ndarray, np.ndarray]:
+    import numpy as np
+
+    ids = np.load(encoded.file(f"{split}.ids.npy"))
+    labels = np.load(encoded.file(f"{split}.labels.npy"))
+    return ids, labels
+
+
+def _targets(labels: np.ndarray, num_classes: int) -> np.ndarray:
+    import numpy as np
+
+    return labels.astype(np.float32).reshape(-1, 1) if num_classes == 2 else labels.astype(np.int64)
+
+
+def compile_model(model: keras.Model, *, num_classes: int, learning_rate: float, jit_compile: bool) -> None:
+    """Adam, cross-entropy from logits, and accuracy that reads logits correctly."""
+    import keras
+
+    if num_classes == 2:
+        loss = keras.losses.BinaryCrossentropy(from_logits=True)
+        # threshold 0 on a logit is probability 0.5; the default 0.5 would be wrong on logits
+        metrics = [keras.metrics.BinaryAccuracy(threshold=0.0, name="accuracy")]
+    else:
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+        loss=loss,
+        metrics=metrics,
+        jit_compile=jit_compile,
+    )
+
+
+def _make_callback(
+    *,
+    progress: Progress,
+    epochs: int,
+    steps: int,
+    history: list[dict[str, Any]],
+    checkpoint_dir: Path,
+) -> Any:
+    import keras
+
+    class PipelineCallback(keras.callbacks.Callback):
+        """Progress per step, a record per epoch, and a checkpoint after each epoch."""
+
+        def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+            self.started = time.perf_counter()
+            self.task = progress.task(f"train: epoch {epoch + 1}/{epochs}", total=steps)
+            self.advance = self.task.__enter__()
+
+        def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+            logs = logs or {}
+            status = None
+            if "loss" in logs and batch % 10 == 0:
+                status = f"loss {float(logs['loss']):.4f}  accuracy {float(logs.get('accuracy', 0)):.4f}"
+            self.advance(1, status)
+
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            self.task.__exit__(None, None, None)
+            logs = {name: float(value) for name, value in (logs or {}).items()}
+            record = {"epoch": epoch + 1, **logs, "seconds": round(time.perf_counter() - self.started, 3)}
+            history.append(record)
+            parts = [f"{name} {value:.4f}" for name, value in logs.items() if name != "learning_rate"]
+            progress.log(f"epoch {epoch + 1}/{epochs}  {'  '.join(parts)}  ({record['seconds']:.1f} s)")
+            checkpoint_dir.mkdir(parents=True, exist_ok=True)
+            temporary = checkpoint_dir / f".{CHECKPOINT_FILE}"
+            self.model.save(temporary)
+            os.replace(temporary, checkpoint_dir / CHECKPOINT_FILE)
+            state = {"epochs_done": epoch + 1, "history": history}
+            (checkpoint_dir / STATE_FILE).write_text(json.dumps(state))
+
+    return PipelineCallback()
+
+
+def train(
+    *,
+    encoded: Artifact,
+    params: TrainParams,
+    store: Store,
+    output: str | Path | None = None,
+    force: bool = False,
+    resume: bool = False,
+    progress: Progress | None = None,
+) -> Outcome:
+    """Train a model on the train split of an encode artifact.
+
+    Args:
+        encoded: the encode artifact.
+        params: model, optimization and model hyperparameters.
+        store: the artifact store.
+        output: an explicit artifact directory, in addition to the store.
+        force: retrain even when cached.
+        resume: continue an interrupted training from its last completed epoch.
+        progress: where to report progress.
+
+    Returns:
+        The cache outcome; stats hold the parameter count, timings, backend and device.
+
+    Raises:
+        ConfigError: unknown model or option, or a masked recurrent model on left-padded data.
+        InputError: the encode artifact has no train split.
+    """
+    from textpipe.models import model_info, validate_hyperparameters
+
+    progress = or_silent(progress)
+    info = model_info(params.model)
+    validate_hyperparameters(
+        {
+            "vocab_size": int(encoded.stats["vocab_size"]),
+            "length": int(encoded.stats["length"]),
+            "num_classes": int(encoded.stats["num_classes"]),
+            **params.model_options(),
+        },
+        model=params.model,
+    )
+    keyed_spec, code_hash = model_fingerprint(params.model)
+    keyed = key_params(params)
+    keyed["model"] = keyed_spec
+    inputs = {"encoded": encoded.key}
+    if code_hash:
+        inputs["model_code"] = code_hash
+    if info.masked and info.recurrent and encoded.stats.get("padding") == "pre":
+        raise ConfigError(
+            f"Model {params.model!r} masks padding with recurrent layers, which need right "
+            "padding: on a GPU, Keras refuses the cuDNN kernel for left-padded rows and runs "
+            "about 10x slower. Encode with --padding post (the default)."
+        )
+    if "train" not in encoded.stats.get("splits", {}):
+        raise InputError(f"{encoded.path}: no train split to train on.")
+
+    from textpipe.artifacts import compute_key
+
+    key = compute_key(stage=STAGE, version=VERSION, params=keyed, inputs=inputs)
+    checkpoint_dir = store.root / "partial" / STAGE / key[:16]
+
+    def build(directory: Path) -> dict[str, Any]:
+        return _fit(
+            directory=directory,
+            encoded=encoded,
+            params=params,
+            info_recurrent=info.recurrent,
+            masked=info.masked,
+            checkpoint_dir=checkpoint_dir,
+            resume=resume,
+            progress=progress,
+        )
+
+    outcome = store.produce(
+        stage=STAGE,
+        version=VERSION,
+        params=keyed,
+        inputs=inputs,
+        build=build,
+        output=output,
+        force=force,
+        notice=progress.note,
+    )
+    return outcome
+
+
+def _fit(
+    *,
+    directory: Path,
+    encoded: Artifact,
+    params: TrainParams,
+    info_recurrent: bool,
+    masked: bool,
+    checkpoint_dir: Path,
+    resume: bool,
+    progress: Progress,
+) -> dict[str, Any]:
+    import numpy as np
+
+    from textpipe.models import build_model, load_model
+
+    keras = load_keras()
+    backend = keras.backend.backend()
+    keras.utils.set_random_seed(params.seed)
+    num_classes = int(encoded.stats["num_classes"])
+    train_ids, train_labels = _load_split(encoded, "train")
+    validation = None
+    if "validation" in encoded.stats["splits"]:
+        validation_ids, validation_labels = _load_split(encoded, "validation")
+        validation = (validation_ids, _targets(validation_labels, num_classes))
+    jit_compile = _resolve_jit_compile(params.jit_compile, info_recurrent)
+    spec = resolve_custom_spec(params.model)
+
+    history: list[dict[str, Any]] = []
+    initial_epoch = 0
+    state_path = checkpoint_dir / STATE_FILE
+    if resume and state_path.is_file() and (checkpoint_dir / CHECKPOINT_FILE).is_file():
+        state = json.loads(state_path.read_text())
+        history = state["history"]
+        initial_epoch = int(state["epochs_done"])
+        model = load_model(checkpoint_dir / CHECKPOINT_FILE, spec=spec)
+        progress.note(f"train: resuming after epoch {initial_epoch} from {checkpoint_dir}")
+    else:
+        if state_path.is_file():
+            done = json.loads(state_path.read_text()).get("epochs_done")
+            progress.note(
+                f"train: an interrupted run stopped after epoch {done}; starting over "
+                "(pass --resume to continue it)"
+            )
+        shutil.rmtree(checkpoint_dir, ignore_errors=True)
+        model = build_model(
+            spec,
+            vocab_size=int(encoded.stats["vocab_size"]),
+            length=int(encoded.stats["length"]),
+            num_classes=num_classes,
+            **params.model_options(),
+        )
+        compile_model(model, num_classes=num_classes, learning_rate=params.learning_rate, jit_compile=jit_compile)
+    jit_compile = bool(getattr(model, "jit_compile", jit_compile))
+
+    steps = -(-len(train_ids) // params.batch_size)
+    callbacks: list[Any] = [
+        _make_callback(
+            progress=progress, epochs=params.epochs, steps=steps, history=history, checkpoint_dir=checkpoint_dir
+        )
+    ]
+    if params.early_stopping:
+        callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor="val_loss" if validation is not None else "loss",
+                patience=params.early_stopping,
+                restore_best_weights=True,
+            )
+        )
+        if validation is None:
+            progress.note("train: no validation split; early stopping watches the training loss")
+    weights = class_weights(train_labels, num_classes) if params.class_weight == "balanced" else None
+    start = time.perf_counter()
+    if initial_epoch < params.epochs:
+        model.fit(
+            train_ids,
+            _targets(train_labels, num_classes),
+            batch_size=params.batch_size,
+            epochs=params.epochs,
+            initial_epoch=initial_epoch,
+            validation_data=validation,
+            class_weight=weights,
+            shuffle=True,
+            callbacks=callbacks,
+            verbose=0,
+        )
+    train_seconds = time.perf_counter() - start
+    model.save(directory / MODEL_FILE)
+    (directory / HISTORY_FILE).write_text(json.dumps(history, indent=2))
+    shutil.rmtree(checkpoint_dir, ignore_errors=True)
+    epoch_seconds = [record["seconds"] for record in history]
+    best = min(history, key=lambda record: record.get("val_loss", record.get("loss", 0.0))) if history else {}
+    return {
+        "model": params.model,
+        "model_spec": spec,
+        "masked": masked,
+        "params_count": int(model.count_params()),
+        "train_seconds": round(train_seconds, 3),
+        "seconds_per_epoch": round(sum(epoch_seconds) / len(epoch_seconds), 3) if epoch_seconds else None,
+        "epochs_run": len(history),
+        "best_epoch": best.get("epoch"),
+        "final": {name: value for name, value in (history[-1] if history else {}).items() if name != "epoch"},
+        "backend": backend,
+        "device": describe_device(),
+        "jit_compile": jit_compile,
+        "keras_version": keras.__version__,
+        "vocab_size": int(encoded.stats["vocab_size"]),
+        "length": int(encoded.stats["length"]),
+        "num_classes": num_classes,
+        "label_names": encoded.stats["label_names"],
+        "vocab_key": encoded.inputs.get("vocab"),
+        "train_rows": len(train_ids),
+    }
