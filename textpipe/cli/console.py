@@ -25,7 +25,11 @@ def stderr_console() -> Console:
 def stdout_console() -> Console:
     from rich.console import Console
 
-    return Console(highlight=False, soft_wrap=True)
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        # piped or captured: no terminal width to respect, so do not squeeze tables
+        console = Console(highlight=False, width=160)
+    return console
 
 
 class ConsoleProgress:

@@ -1,0 +1,360 @@
+"""Presets and pipeline runs: every stage in order through the cache, with a record per run.
+
+A preset is a TOML file in ``pipelines/`` (or any TOML file). ``run_pipeline`` plans the keys of
+all stages first (they chain from parameters, so no stage has to run to know its key), then runs
+each stage through the store; ``plan_pipeline`` alone powers ``--dry-run``. Each run writes
+``<root>/runs/<name>.json`` naming the artifacts it used, which ``report``, ``predict`` and
+``show`` read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from textpipe.artifacts import Artifact, Outcome, Store, compute_key
+from textpipe.config import STAGE_NAMES, PipelineConfig, key_params, load_pipeline_file
+from textpipe.errors import ConfigError, InputError
+from textpipe.progress import Progress, or_silent
+
+PRESET_SUFFIX = ".toml"
+RUNS_DIR = "runs"
+
+
+def preset_dirs() -> list[Path]:
+    """Where presets are looked up: $TEXTPIPE_PIPELINES, ./pipelines, then the checkout's."""
+    dirs = []
+    if os.environ.get("TEXTPIPE_PIPELINES"):
+        dirs.append(Path(os.environ["TEXTPIPE_PIPELINES"]))
+    dirs.append(Path("pipelines"))
+    dirs.append(Path(__file__).resolve().parents[1] / "pipelines")
+    unique: list[Path] = []
+    for directory in dirs:
+        if directory.is_dir() and all(directory.resolve() != seen.resolve() for seen in unique):
+            unique.append(directory)
+    return unique
+
+
+def available_presets() -> dict[str, Path]:
+    """Preset name to file, first directory winning."""
+    found: dict[str, Path] = {}
+    for directory in preset_dirs():
+        for path in sorted(directory.glob(f"*{PRESET_SUFFIX}")):
+            found.setdefault(path.stem, path)
+    return dict(sorted(found.items()))
+
+
+def load_config(name_or_path: str, overrides: list[str] | tuple[str, ...] = ()) -> PipelineConfig:
+    """A preset by name, or a TOML file by path, with ``stage.key=value`` overrides.
+
+    Raises:
+        ConfigError: unknown preset (listing the available ones) or invalid content.
+    """
+    path = Path(name_or_path)
+    if path.suffix == PRESET_SUFFIX or path.is_file():
+        if not path.is_file():
+            raise ConfigError(f"{path}: no such pipeline file.")
+        return load_pipeline_file(path, overrides)
+    presets = available_presets()
+    if name_or_path not in presets:
+        import difflib
+
+        close = difflib.get_close_matches(name_or_path, presets, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ConfigError(
+            f"Unknown preset {name_or_path!r}.{hint} Available presets: "
+            f"{', '.join(presets) or 'none'}. Or pass a path to a .toml file."
+        )
+    return load_pipeline_file(presets[name_or_path], overrides)
+
+
+@dataclass(frozen=True)
+class PlannedStage:
+    """A stage's key and why it would (or would not) run."""
+
+    stage: str
+    key: str
+    params: dict[str, Any]
+    inputs: dict[str, str]
+    cached: bool
+    reason: str
+
+
+def _stage_inputs(config: PipelineConfig) -> list[tuple[str, dict[str, Any], dict[str, str]]]:
+    """(stage, keyed params, inputs) for every stage, keys chained."""
+    from textpipe.stages import download, encode, evaluate, normalize, train, vocab
+
+    planned: list[tuple[str, dict[str, Any], dict[str, str]]] = []
+    keys: dict[str, str] = {}
+
+    def add(stage: str, version: int, params: dict[str, Any], inputs: dict[str, str]) -> None:
+        keys[stage] = compute_key(stage=stage, version=version, params=params, inputs=inputs)
+        planned.append((stage, params, inputs))
+
+    resolved, download_params = download.source_fingerprint(config.download)
+    add("download", download.VERSION, download_params, {"source": resolved.fingerprint})
+    add("normalize", normalize.VERSION, key_params(config.normalize), {"dataset": keys["download"]})
+    add("vocab", vocab.VERSION, key_params(config.vocab), {"normalized": keys["normalize"]})
+    add(
+        "encode",
+        encode.VERSION,
+        key_params(config.encode),
+        {"normalized": keys["normalize"], "vocab": keys["vocab"]},
+    )
+    spec, code_hash = train.model_fingerprint(config.train.model)
+    train_params = key_params(config.train)
+    train_params["model"] = spec
+    train_inputs = {"encoded": keys["encode"]}
+    if code_hash:
+        train_inputs["model_code"] = code_hash
+    add("train", train.VERSION, train_params, train_inputs)
+    add(
+        "evaluate",
+        evaluate.VERSION,
+        key_params(config.evaluate),
+        {"model": keys["train"], "encoded": keys["encode"]},
+    )
+    return planned
+
+
+def _versions() -> dict[str, int]:
+    from textpipe.stages import download, encode, evaluate, normalize, train, vocab
+
+    modules = (download, normalize, vocab, encode, train, evaluate)
+    return {module.STAGE: module.VERSION for module in modules}
+
+
+def read_run_record(store: Store, name: str) -> dict[str, Any] | None:
+    path = store.root / RUNS_DIR / f"{name}.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def run_records(store: Store) -> list[dict[str, Any]]:
+    """Every run record under the root, by name."""
+    records = []
+    for path in sorted((store.root / RUNS_DIR).glob("*.json")):
+        try:
+            records.append(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError):
+            continue
+    return records
+
+
+def _differences(old: dict[str, Any], new: dict[str, Any], stage: str) -> list[str]:
+    changed = []
+    for name in sorted(set(old) | set(new)):
+        if old.get(name) != new.get(name):
+            changed.append(f"{stage}.{name} {old.get(name)!r} -> {new.get(name)!r}")
+    return changed
+
+
+def plan_pipeline(
+    config: PipelineConfig, store: Store, *, force: str | None = None, until: str | None = None
+) -> list[PlannedStage]:
+    """The key of every stage and what a run would do, with the reason.
+
+    Args:
+        config: the pipeline.
+        store: the artifact store.
+        force: a stage name to rebuild with every later stage, or ``all``.
+        until: the last stage to run.
+    """
+    until_index = _stage_index(until) if until else len(STAGE_NAMES) - 1
+    force_index = 0 if force == "all" else (_stage_index(force) if force else None)
+    previous = read_run_record(store, config.name) or {}
+    previous_stages = previous.get("stages", {})
+    plans: list[PlannedStage] = []
+    rebuilt_inputs: set[str] = set()
+    for index, (stage, params, inputs) in enumerate(_stage_inputs(config)):
+        if index > until_index:
+            break
+        key = compute_key(stage=stage, version=_versions()[stage], params=params, inputs=inputs)
+        cached = store.find(stage, key) is not None
+        forced = force_index is not None and index >= force_index
+        if forced:
+            reason = f"forced (--force={force})"
+        elif cached:
+            reason = "cached"
+        else:
+            before = previous_stages.get(stage)
+            reasons = []
+            if before:
+                reasons += _differences(before.get("params", {}), params, stage)
+                for name, value in inputs.items():
+                    if before.get("inputs", {}).get(name) != value:
+                        reasons.append(f"input {name} changed")
+            elif stage in rebuilt_inputs:
+                reasons.append("an input will be rebuilt")
+            reason = "; ".join(reasons) if reasons else "not built yet"
+        if forced or not cached:
+            rebuilt_inputs.update(STAGE_NAMES[index + 1 :])
+        plans.append(PlannedStage(stage, key, params, inputs, cached and not forced, reason))
+    return plans
+
+
+def _stage_index(stage: str) -> int:
+    if stage not in STAGE_NAMES:
+        raise ConfigError(f"Unknown stage {stage!r}. Stages: {', '.join(STAGE_NAMES)}.")
+    return STAGE_NAMES.index(stage)
+
+
+@dataclass
+class RunResult:
+    """What a pipeline run did, stage by stage."""
+
+    config: PipelineConfig
+    outcomes: dict[str, Outcome] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def metrics(self) -> dict[str, Any] | None:
+        evaluated = self.outcomes.get("evaluate")
+        return evaluated.artifact.stats if evaluated else None
+
+
+def run_pipeline(
+    config: PipelineConfig,
+    store: Store,
+    *,
+    force: str | None = None,
+    until: str | None = None,
+    resume: bool = False,
+    progress: Progress | None = None,
+    on_stage: Any = None,
+) -> RunResult:
+    """Run every stage through the cache, in order, and record the run.
+
+    Args:
+        config: the pipeline.
+        store: the artifact store.
+        force: a stage to rebuild with every later stage, or ``all``.
+        until: the last stage to run.
+        resume: let an interrupted training continue from its last epoch.
+        progress: where to report progress.
+        on_stage: called with each Outcome as soon as its stage is done.
+    """
+    from textpipe.stages.download import download
+    from textpipe.stages.encode import encode
+    from textpipe.stages.evaluate import evaluate
+    from textpipe.stages.normalize import normalize
+    from textpipe.stages.train import train
+    from textpipe.stages.vocab import build_vocab
+
+    progress = or_silent(progress)
+    until_index = _stage_index(until) if until else len(STAGE_NAMES) - 1
+    force_index = 0 if force == "all" else (_stage_index(force) if force else None)
+    planned = {plan.stage: plan for plan in plan_pipeline(config, store, until=until)}
+
+    def forced(stage: str) -> bool:
+        return force_index is not None and STAGE_NAMES.index(stage) >= force_index
+
+    result = RunResult(config=config)
+    start = time.perf_counter()
+    artifacts: dict[str, Artifact] = {}
+
+    def record(stage: str, outcome: Outcome) -> Artifact:
+        if outcome.artifact.key != planned[stage].key:
+            raise InputError(  # a bug, not a user error: keep the run honest
+                f"{stage}: planned key {planned[stage].key[:12]} but built {outcome.artifact.key[:12]}"
+            )
+        result.outcomes[stage] = outcome
+        artifacts[stage] = outcome.artifact
+        if on_stage:
+            on_stage(outcome)
+        return outcome.artifact
+
+    steps = [
+        ("download", lambda: download(params=config.download, store=store, force=forced("download"), progress=progress)),
+        ("normalize", lambda: normalize(dataset=artifacts["download"], params=config.normalize, store=store, force=forced("normalize"), progress=progress)),
+        ("vocab", lambda: build_vocab(normalized=artifacts["normalize"], params=config.vocab, store=store, force=forced("vocab"), progress=progress)),
+        ("encode", lambda: encode(normalized=artifacts["normalize"], vocab=artifacts["vocab"], params=config.encode, store=store, force=forced("encode"), progress=progress)),
+        ("train", lambda: train(encoded=artifacts["encode"], params=config.train, store=store, force=forced("train"), resume=resume, progress=progress)),
+        ("evaluate", lambda: evaluate(trained=artifacts["train"], encoded=artifacts["encode"], params=config.evaluate, store=store, force=forced("evaluate"), progress=progress)),
+    ]
+    try:
+        for index, (stage, step) in enumerate(steps):
+            if index > until_index:
+                break
+            record(stage, step())
+    finally:
+        result.seconds = time.perf_counter() - start
+        if result.outcomes:
+            _write_run_record(store, config, result, planned)
+    return result
+
+
+def _write_run_record(
+    store: Store, config: PipelineConfig, result: RunResult, planned: dict[str, PlannedStage]
+) -> None:
+    directory = store.root / RUNS_DIR
+    directory.mkdir(parents=True, exist_ok=True)
+    previous = read_run_record(store, config.name) or {}
+    stages = dict(previous.get("stages", {}))
+    for stage, outcome in result.outcomes.items():
+        stages[stage] = {
+            "key": outcome.artifact.key,
+            "path": str(store.path_for(stage, outcome.artifact.key)),
+            "params": planned[stage].params,
+            "inputs": planned[stage].inputs,
+            "status": outcome.status,
+            "seconds": round(outcome.seconds, 3),
+        }
+    record = {
+        "name": config.name,
+        "description": config.description,
+        "pipeline_file": str(config.path) if config.path else None,
+        "updated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "stages": stages,
+    }
+    temporary = directory / f".{config.name}.json.tmp"
+    temporary.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    os.replace(temporary, directory / f"{config.name}.json")
+
+
+def resolve_run_artifacts(name_or_path: str, store: Store) -> dict[str, Artifact]:
+    """The artifacts of a run: by run/preset name (its record), or a train/evaluate directory.
+
+    Raises:
+        InputError: no such run, or its artifacts are gone.
+    """
+    from textpipe.artifacts import open_artifact
+
+    path = Path(name_or_path)
+    if path.is_dir():
+        artifact = open_artifact(path, stage=("train", "evaluate"))
+        found = {artifact.stage: artifact}
+        trained = artifact
+        if artifact.stage == "evaluate":
+            trained_found = store.find("train", artifact.inputs["model"])
+            if trained_found is None:
+                raise InputError(f"{path}: its train artifact is not in the store {store.root}.")
+            trained = trained_found
+            found["train"] = trained
+        encoded = store.find("encode", trained.inputs["encoded"])
+        if encoded is not None:
+            found["encode"] = encoded
+            vocab = store.find("vocab", encoded.inputs["vocab"])
+            if vocab is not None:
+                found["vocab"] = vocab
+        return found
+    record = read_run_record(store, name_or_path)
+    if record is None:
+        runs = [item["name"] for item in run_records(store)]
+        raise InputError(
+            f"No run named {name_or_path!r} under {store.root}. Runs: {', '.join(runs) or 'none'}. "
+            f"Run `textpipe run {name_or_path}` first, or pass a train artifact directory."
+        )
+    found = {}
+    for stage, entry in record["stages"].items():
+        artifact = store.find(stage, entry["key"])
+        if artifact is not None:
+            found[stage] = artifact
+    return found

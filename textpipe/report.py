@@ -1,0 +1,223 @@
+"""Comparing evaluated runs side by side, from manifests only (no model is loaded)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from textpipe.artifacts import Artifact, Store
+from textpipe.errors import InputError
+from textpipe.pipeline import run_records
+
+# metric -> True when higher is better
+METRIC_COLUMNS = {"accuracy": True, "f1": True, "roc_auc": True, "loss": False}
+COLUMNS = (
+    "run",
+    "model",
+    "params",
+    "settings",
+    "vocab",
+    "length",
+    "epochs",
+    "train_seconds",
+    "seconds_per_epoch",
+    "accuracy",
+    "f1",
+    "roc_auc",
+    "loss",
+    "split",
+    "data",
+)
+
+
+@dataclass(frozen=True)
+class ReportRow:
+    values: dict[str, Any]
+    history: list[dict[str, Any]]
+
+
+def _settings(train_params: dict[str, Any]) -> str:
+    parts = [
+        f"emb {train_params.get('embedding_dim')}",
+        f"units {train_params.get('units')}",
+        f"lr {train_params.get('learning_rate')}",
+        f"batch {train_params.get('batch_size')}",
+    ]
+    if train_params.get("dropout"):
+        parts.append(f"dropout {train_params['dropout']}")
+    if train_params.get("early_stopping"):
+        parts.append(f"early stop {train_params['early_stopping']}")
+    return ", ".join(parts)
+
+
+def collect_rows(store: Store, names: list[str] | tuple[str, ...] = ()) -> list[ReportRow]:
+    """One row per evaluated run under the store (or per named run / evaluate directory).
+
+    Raises:
+        InputError: a named run does not exist or has not been evaluated.
+    """
+    from textpipe.artifacts import open_artifact
+
+    records = run_records(store)
+    name_of = {}
+    for record in records:
+        evaluated = record.get("stages", {}).get("evaluate")
+        if evaluated:
+            name_of.setdefault(evaluated["key"], record["name"])
+    if names:
+        evaluations: list[Artifact] = []
+        by_name = {record["name"]: record for record in records}
+        for name in names:
+            if Path(name).is_dir():
+                evaluations.append(open_artifact(name, stage="evaluate"))
+                continue
+            record = by_name.get(name)
+            entry = (record or {}).get("stages", {}).get("evaluate")
+            artifact = store.find("evaluate", entry["key"]) if entry else None
+            if artifact is None:
+                known = ", ".join(sorted(by_name)) or "none"
+                raise InputError(f"No evaluated run named {name!r}. Runs: {known}.")
+            evaluations.append(artifact)
+    else:
+        evaluations = store.artifacts("evaluate")
+    rows = []
+    for evaluation in evaluations:
+        trained = store.find("train", evaluation.inputs.get("model", ""))
+        encoded = store.find("encode", evaluation.inputs.get("encoded", ""))
+        train_stats = trained.stats if trained else {}
+        train_params = trained.params if trained else {}
+        history: list[dict[str, Any]] = []
+        if trained and trained.has_file("history.json"):
+            history = json.loads((trained.path / "history.json").read_text())
+        metrics = evaluation.stats
+        rows.append(
+            ReportRow(
+                values={
+                    "run": name_of.get(evaluation.key, f"eval-{evaluation.short_key}"),
+                    "model": train_stats.get("model", "?"),
+                    "params": train_stats.get("params_count"),
+                    "settings": _settings(train_params),
+                    "vocab": (encoded.stats.get("vocab_size") if encoded else train_stats.get("vocab_size")),
+                    "length": encoded.stats.get("length") if encoded else train_stats.get("length"),
+                    "epochs": train_stats.get("epochs_run"),
+                    "train_seconds": train_stats.get("train_seconds"),
+                    "seconds_per_epoch": train_stats.get("seconds_per_epoch"),
+                    "accuracy": metrics.get("accuracy"),
+                    "f1": metrics.get("f1"),
+                    "roc_auc": metrics.get("roc_auc"),
+                    "loss": metrics.get("loss"),
+                    "split": metrics.get("split"),
+                    "data": (encoded.short_key if encoded else evaluation.inputs.get("encoded", "")[:6]),
+                },
+                history=history,
+            )
+        )
+    return rows
+
+
+def sort_rows(rows: list[ReportRow], metric: str | None) -> list[ReportRow]:
+    if metric is None:
+        return rows
+    if metric not in COLUMNS:
+        from textpipe.errors import ConfigError
+
+        raise ConfigError(f"Cannot sort by {metric!r}. Columns: {', '.join(COLUMNS)}.")
+    descending = METRIC_COLUMNS.get(metric, False)
+    present = [row for row in rows if row.values.get(metric) is not None]
+    missing = [row for row in rows if row.values.get(metric) is None]
+    return sorted(present, key=lambda row: row.values[metric], reverse=descending) + missing
+
+
+def best_values(rows: list[ReportRow]) -> dict[str, Any]:
+    """The best value of each metric column."""
+    best = {}
+    for metric, higher in METRIC_COLUMNS.items():
+        values = [row.values[metric] for row in rows if row.values.get(metric) is not None]
+        if values:
+            best[metric] = max(values) if higher else min(values)
+    return best
+
+
+def format_value(name: str, value: Any) -> str:
+    if value is None:
+        return ""
+    if name in METRIC_COLUMNS:
+        return f"{value:.4f}"
+    if name in ("train_seconds", "seconds_per_epoch"):
+        return f"{value:.1f}"
+    if name == "params":
+        return f"{value:,}"
+    return str(value)
+
+
+def to_json(rows: list[ReportRow]) -> str:
+    return json.dumps([row.values for row in rows], indent=2)
+
+
+def to_csv(rows: list[ReportRow]) -> str:
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(COLUMNS), lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({name: "" if row.values[name] is None else row.values[name] for name in COLUMNS})
+    return buffer.getvalue()
+
+
+def to_markdown(rows: list[ReportRow]) -> str:
+    best = best_values(rows)
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    for row in rows:
+        cells = []
+        for name in COLUMNS:
+            text = format_value(name, row.values[name])
+            if name in best and row.values[name] == best[name]:
+                text = f"**{text}**"
+            cells.append(text)
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def plot(rows: list[ReportRow], path: Path) -> None:
+    """Validation accuracy per epoch of every run, and a bar chart of test accuracy.
+
+    Raises:
+        InputError: matplotlib is not installed.
+    """
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise InputError(
+            "--plot needs matplotlib: pip install 'textpipe[plot]' (or pip install matplotlib)."
+        ) from None
+    figure, (curves, bars) = plt.subplots(1, 2, figsize=(12, 4.5))
+    for row in rows:
+        key = "val_accuracy" if any("val_accuracy" in epoch for epoch in row.history) else "accuracy"
+        points = [(epoch["epoch"], epoch[key]) for epoch in row.history if key in epoch]
+        if points:
+            curves.plot(*zip(*points, strict=True), marker="o", label=f"{row.values['run']} ({key})")
+    curves.set_xlabel("epoch")
+    curves.set_ylabel("validation accuracy")
+    curves.set_title("Validation accuracy per epoch")
+    curves.grid(alpha=0.3)
+    if rows:
+        curves.legend(fontsize=8)
+    names = [row.values["run"] for row in rows]
+    accuracies = [row.values["accuracy"] or 0 for row in rows]
+    bars.barh(names, accuracies, color="tab:blue")
+    for index, value in enumerate(accuracies):
+        bars.text(value, index, f" {value:.4f}", va="center", fontsize=8)
+    bars.set_xlim(min([*accuracies, 0.5]) - 0.05, 1.0)
+    bars.set_xlabel("test accuracy")
+    bars.set_title("Test accuracy")
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
