@@ -1,7 +1,9 @@
 """A custom model for textpipe: a hand-written recurrent cell, run by `keras.layers.RNN`.
 
-Pass `examples/custom_cell.py:build` wherever textpipe takes a model name such as `lstm` (a
-pipeline's model setting, or its override on the command line), or from Python:
+Pass `examples/custom_cell.py:build` wherever textpipe takes a model name such as `lstm`:
+`textpipe train ENCODED_DIR --model examples/custom_cell.py:build`, `model = "..."` in a
+pipeline's `[train]` table, `--set train.model=examples/custom_cell.py:build` on
+`textpipe run`, or from Python:
 
     from textpipe.models import build_model
     model = build_model("examples/custom_cell.py:build", vocab_size=20_000, length=256,

@@ -41,7 +41,9 @@ def artifact_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return root
 
 
-def write_csv(path: Path, rows: list[tuple[str, object]], header: tuple[str, str] = ("text", "label")) -> Path:
+def write_csv(
+    path: Path, rows: list[tuple[str, object]], header: tuple[str, str] = ("text", "label")
+) -> Path:
     with path.open("w", newline="", encoding="utf-8") as stream:
         writer = csv.writer(stream)
         writer.writerow(header)
@@ -83,3 +85,76 @@ requires_mirror = pytest.mark.skipif(
     not mirror_imdb().is_dir(),
     reason=f"IMDB mirror not found at {mirror_imdb()} (set TEXTPIPE_MIRROR to ../shared/datasets)",
 )
+
+
+POSITIVE_WORDS = ["good", "great", "superb", "wonderful", "excellent", "loved"]
+NEGATIVE_WORDS = ["bad", "awful", "terrible", "boring", "dull", "hated"]
+FILLER = ["the", "film", "was", "a", "movie", "plot", "and", "it", "this", "acting"]
+
+
+def sentiment_rows(count: int, seed: int = 0, classes: int = 2) -> list[tuple[str, str]]:
+    """Easy synthetic reviews: the label is carried by a few sentiment words among filler."""
+    import random
+
+    rng = random.Random(seed)
+    vocabularies = [NEGATIVE_WORDS, POSITIVE_WORDS, ["okay", "fine", "average", "mixed"]][:classes]
+    names = ["neg", "pos", "mid"][:classes]
+    rows = []
+    for index in range(count):
+        label = index % classes
+        words = rng.sample(FILLER, 5) + rng.sample(vocabularies[label], 2)
+        rng.shuffle(words)
+        rows.append((" ".join(words).capitalize() + "!", names[label]))
+    return rows
+
+
+@pytest.fixture
+def sentiment_csv(tmp_path: Path) -> Path:
+    """64 training rows of easy synthetic sentiment."""
+    return write_csv(tmp_path / "sentiment.csv", sentiment_rows(64))
+
+
+@pytest.fixture
+def sentiment_test_csv(tmp_path: Path) -> Path:
+    return write_csv(tmp_path / "sentiment-test.csv", sentiment_rows(24, seed=1))
+
+
+@pytest.fixture
+def encoded_artifact(sentiment_csv: Path, sentiment_test_csv: Path):
+    """A tiny encode artifact (vocabulary 40, length 12) with train, validation and test."""
+    from textpipe.artifacts import Store
+    from textpipe.config import DownloadParams, EncodeParams, NormalizeParams, VocabParams
+    from textpipe.stages.download import download
+    from textpipe.stages.encode import encode
+    from textpipe.stages.normalize import normalize
+    from textpipe.stages.vocab import build_vocab
+
+    store = Store()
+    dataset = download(
+        params=DownloadParams(
+            source=str(sentiment_csv), test_file=str(sentiment_test_csv), validation_size=0.25
+        ),
+        store=store,
+    ).artifact
+    normalized = normalize(dataset=dataset, params=NormalizeParams(), store=store).artifact
+    vocab = build_vocab(normalized=normalized, params=VocabParams(size=40), store=store).artifact
+    return encode(
+        normalized=normalized, vocab=vocab, params=EncodeParams(length=12), store=store
+    ).artifact
+
+
+TINY_MODEL = {"embedding_dim": 8, "units": 8}
+
+
+def tiny_pipeline_toml(path: Path, source: Path, test_file: Path, model: str = "bag") -> Path:
+    path.write_text(
+        f'description = "tiny test pipeline"\n'
+        f'[download]\nsource = "{source}"\ntest_file = "{test_file}"\nvalidation_size = 0.25\n'
+        f"[normalize]\nstrip_html = true\n"
+        f"[vocab]\nsize = 40\n"
+        f"[encode]\nlength = 12\n"
+        f'[train]\nmodel = "{model}"\nepochs = 2\nbatch_size = 16\nlearning_rate = 0.01\n'
+        f"embedding_dim = 8\nunits = 8\n"
+        f'[evaluate]\nsplit = "test"\n'
+    )
+    return path

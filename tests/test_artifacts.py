@@ -140,7 +140,9 @@ def test_explicit_output_with_other_key_is_replaced_from_the_cache(tmp_path: Pat
     assert calls == [1, 1]
     assert back.status == "cached"
     assert open_artifact(output).key == first.artifact.key
-    assert not [path for path in tmp_path.iterdir() if ".incomplete-" in path.name or ".old-" in path.name]
+    assert not [
+        path for path in tmp_path.iterdir() if ".incomplete-" in path.name or ".old-" in path.name
+    ]
 
 
 def test_open_artifact_checks_the_stage(tmp_path: Path) -> None:

@@ -23,7 +23,9 @@ def test_defaults_are_valid_and_bad_values_rejected() -> None:
         VocabParams(size=0)
     with pytest.raises(ConfigError, match="one of post, pre"):
         EncodeParams(padding="middle")
-    with pytest.raises(ConfigError, match=r"\[train.epochs\] expected a positive integer, got True"):
+    with pytest.raises(
+        ConfigError, match=r"\[train.epochs\] expected a positive integer, got True"
+    ):
         TrainParams(epochs=True)
 
 
@@ -49,9 +51,13 @@ def test_every_error_is_reported_at_once_with_its_location(tmp_path: Path) -> No
 
 def test_overrides_go_through_the_same_validation() -> None:
     data = {"download": {"source": "x.csv"}}
-    config = parse_pipeline(data, name="t", location="t.toml", overrides=["train.epochs=5", "encode.padding=pre"])
+    config = parse_pipeline(
+        data, name="t", location="t.toml", overrides=["train.epochs=5", "encode.padding=pre"]
+    )
     assert config.train.epochs == 5 and config.encode.padding == "pre"
-    with pytest.raises(ConfigError, match=r"\[train.epochs\] expected a positive integer, got 'many'"):
+    with pytest.raises(
+        ConfigError, match=r"\[train.epochs\] expected a positive integer, got 'many'"
+    ):
         parse_pipeline(data, name="t", location="t.toml", overrides=["train.epochs=many"])
     with pytest.raises(ConfigError, match="expected STAGE.KEY=VALUE"):
         parse_pipeline(data, name="t", location="t.toml", overrides=["epochs"])

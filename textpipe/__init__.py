@@ -1,3 +1,3 @@
-"""textpipe: a text-classification dataset from download to a trained, evaluated model, one cached stage at a time."""
+"""textpipe: text classification from download to an evaluated model, one cached stage at a time."""
 
 __version__ = "0.1.0"

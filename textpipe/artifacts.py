@@ -1,4 +1,4 @@
-"""The artifact cache: keys, atomic writes, manifests and locks. The only code that touches the cache.
+"""The artifact cache: keys, atomic writes, manifests, locks; the only code touching the cache.
 
 An artifact is a directory holding a stage's files and a ``manifest.json`` written last. Its key is
 the sha256 of the canonical JSON of ``{stage, version, params, inputs}``, where ``inputs`` maps each
@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -43,9 +43,7 @@ def canonical_json(value: Any) -> str:
     """JSON with sorted keys and no whitespace; raises ConfigError for non-JSON values."""
 
     def reject(obj: Any) -> Any:
-        raise ConfigError(
-            f"Cache keys take JSON values only, got {type(obj).__name__}: {obj!r}"
-        )
+        raise ConfigError(f"Cache keys take JSON values only, got {type(obj).__name__}: {obj!r}")
 
     try:
         return json.dumps(
@@ -325,7 +323,7 @@ class Store:
                 "params": dict(params),
                 "inputs": dict(inputs),
                 "textpipe_version": __version__,
-                "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "created": datetime.now(UTC).isoformat(timespec="seconds"),
                 "build_seconds": round(time.perf_counter() - start, 3),
                 "files": files,
                 "stats": stats,

@@ -187,7 +187,9 @@ class DownloadParams(Params):
     test_file: str | None = spec(None, "a separate test file for a file source")
     text_column: str | None = spec(None, "text column (found automatically when not given)")
     label_column: str | None = spec(None, "label column (found automatically when not given)")
-    limit: int | None = spec(None, "keep a seeded, stratified sample of N rows per split", minimum=1)
+    limit: int | None = spec(
+        None, "keep a seeded, stratified sample of N rows per split", minimum=1
+    )
     validation_size: float = spec(
         0.0, "share of train carved out as a stratified validation split", minimum=0, below=1
     )
@@ -232,12 +234,12 @@ class TrainParams(Params):
     )
     class_weight: str = spec("none", "weight classes in the loss", choices=("none", "balanced"))
     embedding_dim: int = spec(64, "embedding width", minimum=1)
-    units: int = spec(64, "units of the recurrent/conv/attention layer and of Dense(relu)", minimum=1)
+    units: int = spec(
+        64, "units of the recurrent/conv/attention layer and of Dense(relu)", minimum=1
+    )
     num_layers: int = spec(1, "stacked recurrent layers or encoder blocks", minimum=1)
     dropout: float = spec(0.0, "dropout rate before the output layer", minimum=0, below=1)
-    pooling: str = spec(
-        "last", "pooling of recurrent outputs", choices=("last", "mean", "max")
-    )
+    pooling: str = spec("last", "pooling of recurrent outputs", choices=("last", "mean", "max"))
     merge_mode: str = spec(
         "concat", "merge of bidirectional outputs", choices=("concat", "sum", "mul", "ave")
     )

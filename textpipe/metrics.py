@@ -11,7 +11,9 @@ def log_loss(labels: np.ndarray, probabilities: np.ndarray, epsilon: float = 1e-
     """Mean cross-entropy of binary ([N]) or multi-class ([N, C]) probabilities."""
     probabilities = np.clip(np.asarray(probabilities, dtype=np.float64), epsilon, 1 - epsilon)
     if probabilities.ndim == 1:
-        return float(-np.mean(labels * np.log(probabilities) + (1 - labels) * np.log(1 - probabilities)))
+        return float(
+            -np.mean(labels * np.log(probabilities) + (1 - labels) * np.log(1 - probabilities))
+        )
     chosen = probabilities[np.arange(len(labels)), labels]
     return float(-np.mean(np.log(chosen)))
 
@@ -47,7 +49,9 @@ def _precision_recall_f1(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, np
     true_positive = np.diag(matrix).astype(np.float64)
     predicted = matrix.sum(axis=0).astype(np.float64)
     actual = matrix.sum(axis=1).astype(np.float64)
-    precision = np.divide(true_positive, predicted, out=np.zeros_like(true_positive), where=predicted > 0)
+    precision = np.divide(
+        true_positive, predicted, out=np.zeros_like(true_positive), where=predicted > 0
+    )
     recall = np.divide(true_positive, actual, out=np.zeros_like(true_positive), where=actual > 0)
     total = precision + recall
     f1 = np.divide(2 * precision * recall, total, out=np.zeros_like(total), where=total > 0)
@@ -79,11 +83,17 @@ def classification_metrics(
         result.update(precision=float(precision[1]), recall=float(recall[1]), f1=float(f1[1]))
         result["roc_auc"] = roc_auc(labels, probabilities)
     else:
-        result.update(precision=float(precision.mean()), recall=float(recall.mean()), f1=float(f1.mean()))
+        result.update(
+            precision=float(precision.mean()), recall=float(recall.mean()), f1=float(f1.mean())
+        )
         result["roc_auc"] = None
     result["per_class"] = {
-        name: {"precision": float(precision[index]), "recall": float(recall[index]), "f1": float(f1[index]),
-               "support": int(matrix[index].sum())}
+        name: {
+            "precision": float(precision[index]),
+            "recall": float(recall[index]),
+            "f1": float(f1[index]),
+            "support": int(matrix[index].sum()),
+        }
         for index, name in enumerate(label_names)
     }
     result["confusion_matrix"] = matrix.tolist()

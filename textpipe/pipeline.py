@@ -13,7 +13,7 @@ import json
 import os
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -263,7 +263,8 @@ def run_pipeline(
     def record(stage: str, outcome: Outcome) -> Artifact:
         if outcome.artifact.key != planned[stage].key:
             raise InputError(  # a bug, not a user error: keep the run honest
-                f"{stage}: planned key {planned[stage].key[:12]} but built {outcome.artifact.key[:12]}"
+                f"{stage}: planned key {planned[stage].key[:12]} "
+                f"but built {outcome.artifact.key[:12]}"
             )
         result.outcomes[stage] = outcome
         artifacts[stage] = outcome.artifact
@@ -272,12 +273,65 @@ def run_pipeline(
         return outcome.artifact
 
     steps = [
-        ("download", lambda: download(params=config.download, store=store, force=forced("download"), progress=progress)),
-        ("normalize", lambda: normalize(dataset=artifacts["download"], params=config.normalize, store=store, force=forced("normalize"), progress=progress)),
-        ("vocab", lambda: build_vocab(normalized=artifacts["normalize"], params=config.vocab, store=store, force=forced("vocab"), progress=progress)),
-        ("encode", lambda: encode(normalized=artifacts["normalize"], vocab=artifacts["vocab"], params=config.encode, store=store, force=forced("encode"), progress=progress)),
-        ("train", lambda: train(encoded=artifacts["encode"], params=config.train, store=store, force=forced("train"), resume=resume, progress=progress)),
-        ("evaluate", lambda: evaluate(trained=artifacts["train"], encoded=artifacts["encode"], params=config.evaluate, store=store, force=forced("evaluate"), progress=progress)),
+        (
+            "download",
+            lambda: download(
+                params=config.download, store=store, force=forced("download"), progress=progress
+            ),
+        ),
+        (
+            "normalize",
+            lambda: normalize(
+                dataset=artifacts["download"],
+                params=config.normalize,
+                store=store,
+                force=forced("normalize"),
+                progress=progress,
+            ),
+        ),
+        (
+            "vocab",
+            lambda: build_vocab(
+                normalized=artifacts["normalize"],
+                params=config.vocab,
+                store=store,
+                force=forced("vocab"),
+                progress=progress,
+            ),
+        ),
+        (
+            "encode",
+            lambda: encode(
+                normalized=artifacts["normalize"],
+                vocab=artifacts["vocab"],
+                params=config.encode,
+                store=store,
+                force=forced("encode"),
+                progress=progress,
+            ),
+        ),
+        (
+            "train",
+            lambda: train(
+                encoded=artifacts["encode"],
+                params=config.train,
+                store=store,
+                force=forced("train"),
+                resume=resume,
+                progress=progress,
+            ),
+        ),
+        (
+            "evaluate",
+            lambda: evaluate(
+                trained=artifacts["train"],
+                encoded=artifacts["encode"],
+                params=config.evaluate,
+                store=store,
+                force=forced("evaluate"),
+                progress=progress,
+            ),
+        ),
     ]
     try:
         for index, (stage, step) in enumerate(steps):
@@ -311,7 +365,7 @@ def _write_run_record(
         "name": config.name,
         "description": config.description,
         "pipeline_file": str(config.path) if config.path else None,
-        "updated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "updated": datetime.now(UTC).isoformat(timespec="seconds"),
         "stages": stages,
     }
     temporary = directory / f".{config.name}.json.tmp"

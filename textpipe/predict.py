@@ -39,8 +39,14 @@ class Predictor:
         encodings = self.tokenizer.encode_batch(texts)
         lengths = [len(encoding.ids) for encoding in encodings]
         offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-        flat = np.fromiter((token for encoding in encodings for token in encoding.ids), dtype=np.int32, count=int(offsets[-1]))
-        return pad_ids(flat, offsets, length=self.length, padding=self.padding, truncation=self.truncation).ids
+        flat = np.fromiter(
+            (token for encoding in encodings for token in encoding.ids),
+            dtype=np.int32,
+            count=int(offsets[-1]),
+        )
+        return pad_ids(
+            flat, offsets, length=self.length, padding=self.padding, truncation=self.truncation
+        ).ids
 
     def predict(self, texts: list[str]) -> list[Prediction]:
         from textpipe.stages.evaluate import predict_probabilities
@@ -54,9 +60,14 @@ class Predictor:
                 positive = float(probabilities[index])
                 scores = {self.label_names[0]: 1 - positive, self.label_names[1]: positive}
             else:
-                scores = {name: float(value) for name, value in zip(self.label_names, probabilities[index], strict=True)}
+                scores = {
+                    name: float(value)
+                    for name, value in zip(self.label_names, probabilities[index], strict=True)
+                }
             label = max(scores, key=scores.__getitem__)
-            results.append(Prediction(text=text, label=label, probability=scores[label], probabilities=scores))
+            results.append(
+                Prediction(text=text, label=label, probability=scores[label], probabilities=scores)
+            )
         return results
 
 

@@ -18,7 +18,9 @@ Advance = Callable[..., None]
 class Progress(Protocol):
     """Where stages report long work and notable events."""
 
-    def task(self, description: str, total: int | None = None) -> contextlib.AbstractContextManager[Advance]:
+    def task(
+        self, description: str, total: int | None = None
+    ) -> contextlib.AbstractContextManager[Advance]:
         """A context whose value advances the task by a number of units."""
         ...
 

@@ -99,7 +99,11 @@ def collect_rows(store: Store, names: list[str] | tuple[str, ...] = ()) -> list[
                     "model": train_stats.get("model", "?"),
                     "params": train_stats.get("params_count"),
                     "settings": _settings(train_params),
-                    "vocab": (encoded.stats.get("vocab_size") if encoded else train_stats.get("vocab_size")),
+                    "vocab": (
+                        encoded.stats.get("vocab_size")
+                        if encoded
+                        else train_stats.get("vocab_size")
+                    ),
                     "length": encoded.stats.get("length") if encoded else train_stats.get("length"),
                     "epochs": train_stats.get("epochs_run"),
                     "train_seconds": train_stats.get("train_seconds"),
@@ -109,7 +113,9 @@ def collect_rows(store: Store, names: list[str] | tuple[str, ...] = ()) -> list[
                     "roc_auc": metrics.get("roc_auc"),
                     "loss": metrics.get("loss"),
                     "split": metrics.get("split"),
-                    "data": (encoded.short_key if encoded else evaluation.inputs.get("encoded", "")[:6]),
+                    "data": (
+                        encoded.short_key if encoded else evaluation.inputs.get("encoded", "")[:6]
+                    ),
                 },
                 history=history,
             )
@@ -164,7 +170,9 @@ def to_csv(rows: list[ReportRow]) -> str:
     writer = csv.DictWriter(buffer, fieldnames=list(COLUMNS), lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({name: "" if row.values[name] is None else row.values[name] for name in COLUMNS})
+        writer.writerow(
+            {name: "" if row.values[name] is None else row.values[name] for name in COLUMNS}
+        )
     return buffer.getvalue()
 
 
@@ -199,10 +207,14 @@ def plot(rows: list[ReportRow], path: Path) -> None:
         ) from None
     figure, (curves, bars) = plt.subplots(1, 2, figsize=(12, 4.5))
     for row in rows:
-        key = "val_accuracy" if any("val_accuracy" in epoch for epoch in row.history) else "accuracy"
+        key = (
+            "val_accuracy" if any("val_accuracy" in epoch for epoch in row.history) else "accuracy"
+        )
         points = [(epoch["epoch"], epoch[key]) for epoch in row.history if key in epoch]
         if points:
-            curves.plot(*zip(*points, strict=True), marker="o", label=f"{row.values['run']} ({key})")
+            curves.plot(
+                *zip(*points, strict=True), marker="o", label=f"{row.values['run']} ({key})"
+            )
     curves.set_xlabel("epoch")
     curves.set_ylabel("validation accuracy")
     curves.set_title("Validation accuracy per epoch")

@@ -161,7 +161,7 @@ def _map_chunks(function: Any, array: pa.Array, threads: int) -> pa.Array:
 
 
 def _normalize_latin1(array: pa.Array, params: NormalizeParams) -> pa.Array:
-    """The fast path; exact for rows whose characters are all Latin-1."""
+    """Arrow kernels, exact for rows whose characters are all Latin-1 (checked in the tests)."""
     import pyarrow.compute as pc
 
     if params.strip_html:
@@ -179,7 +179,11 @@ def _normalize_latin1(array: pa.Array, params: NormalizeParams) -> pa.Array:
 def normalize_array(
     texts: pa.Array, params: NormalizeParams, *, threads: int | None = None
 ) -> pa.Array:
-    """Normalize an Arrow string array as ``build_normalizer(params)`` would, row by row."""
+    """Normalize an Arrow string array as ``build_normalizer(params)`` would, row by row.
+
+    Rows whose characters are all Latin-1 take the Arrow-kernel path; rows with any character
+    beyond Latin-1 go through the ``tokenizers`` normalizer itself.
+    """
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -193,23 +197,32 @@ def normalize_array(
     if normalizer is None:
         return texts
     result = _map_chunks(lambda chunk: _normalize_latin1(chunk, params), texts, threads)
-    beyond = pc.invert(pc.string_is_ascii(texts))
-    if pc.any(beyond).as_py():
-        # Only the non-ASCII rows need the (slower) check for characters beyond Latin-1.
-        candidates = texts.filter(beyond)
-        beyond_in_candidates = pc.match_substring_regex(candidates, _RE2_BEYOND_LATIN1)
-        beyond = pc.replace_with_mask(beyond, beyond, beyond_in_candidates)
-    if pc.any(beyond).as_py():
-        slow_rows = texts.filter(beyond).to_pylist()
-        exact = pa.array([normalizer.normalize_str(text) for text in slow_rows], pa.string())
-        result = pc.replace_with_mask(result, beyond, exact)
-    return result
+    non_ascii = pc.invert(pc.string_is_ascii(texts))
+    if not pc.any(non_ascii).as_py():
+        return result
+    # Only the non-ASCII rows (a few percent) need the check for characters beyond Latin-1.
+    beyond = pc.match_substring_regex(texts.filter(non_ascii), _RE2_BEYOND_LATIN1)
+    if not pc.any(beyond).as_py():
+        return result
+    beyond = pc.replace_with_mask(non_ascii, non_ascii, beyond)
+    exact = [normalizer.normalize_str(text) for text in texts.filter(beyond).to_pylist()]
+    return pc.replace_with_mask(result, beyond, pa.array(exact, pa.string()))
 
 
 def split_tokens(
-    normalized: pa.Array, params: NormalizeParams, *, threads: int | None = None
+    normalized: pa.Array,
+    params: NormalizeParams,
+    *,
+    threads: int | None = None,
+    max_tokens: int | None = None,
+    from_end: bool = False,
 ) -> pa.ListArray:
-    """Tokens of normalized texts, as the pre-tokenizer splits them (no empty tokens)."""
+    """Tokens of normalized texts, as the pre-tokenizer splits them (no empty tokens).
+
+    With ``max_tokens`` (and collapsed whitespace), a row with more tokens is split only
+    ``max_tokens`` times, from its start or ``from_end``: the unsplit rest is one extra piece
+    at the end (or start) that truncation then drops, so long texts cost no more than short ones.
+    """
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -221,7 +234,7 @@ def split_tokens(
         if params.collapse_whitespace:
             # Single spaces only, no leading or trailing ones: only an empty text makes an empty
             # token, and it is dropped below.
-            return pc.split_pattern(chunk, " ")
+            return pc.split_pattern(chunk, " ", max_splits=max_tokens, reverse=from_end)
         return pc.split_pattern_regex(chunk, _re2_whitespace_all())
 
     tokens = _map_chunks(split, normalized, threads)

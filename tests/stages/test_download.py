@@ -39,7 +39,9 @@ def test_jsonl_columns_are_found_among_common_names(reviews_jsonl: Path) -> None
 
 def test_tsv_and_parquet_and_integer_labels(tmp_path: Path) -> None:
     tsv = tmp_path / "data.tsv"
-    tsv.write_text("sentence\tclass\n" + "".join(f"row {i}, with comma\t{i % 3 + 5}\n" for i in range(9)))
+    tsv.write_text(
+        "sentence\tclass\n" + "".join(f"row {i}, with comma\t{i % 3 + 5}\n" for i in range(9))
+    )
     artifact = run(tsv).artifact
     assert artifact.stats["label_names"] == ["5", "6", "7"]
     assert read_split(artifact, "train").column("label").to_pylist()[:3] == [0, 1, 2]
@@ -98,7 +100,11 @@ def test_stratified_sample_keeps_proportions() -> None:
 @pytest.mark.parametrize(
     ("header", "options", "message"),
     [
-        (("text", "label"), {"text_column": "review"}, "Column 'review' not found in train split. Columns: text, label. Pass --text-column."),
+        (
+            ("text", "label"),
+            {"text_column": "review"},
+            "Column 'review' not found in train split. Columns: text, label. Pass --text-column.",
+        ),
         (("body", "stars"), {}, "No label column found"),
         (("text", "stars"), {"label_column": "label"}, "Column 'label' not found"),
     ],
@@ -112,7 +118,9 @@ def test_missing_columns(tmp_path: Path, header, options, message) -> None:
 def test_ambiguous_column_lists_the_candidates(tmp_path: Path) -> None:
     path = tmp_path / "d.csv"
     path.write_text("text,review,label\na,b,1\nc,d,0\n")
-    with pytest.raises(InputError, match="Ambiguous text column in train split: text, review. Pass --text-column"):
+    with pytest.raises(
+        InputError, match="Ambiguous text column in train split: text, review. Pass --text-column"
+    ):
         run(path)
     assert run(path, text_column="review").artifact.stats["columns"]["text"] == "review"
 
@@ -133,7 +141,7 @@ def test_missing_labels_single_class_and_empty(tmp_path: Path) -> None:
 
 def test_invalid_utf8_names_the_file_and_offset(tmp_path: Path) -> None:
     path = tmp_path / "latin1.csv"
-    path.write_bytes("text,label\ncaf".encode() + b"\xe9,pos\nok,neg\n")
+    path.write_bytes(b"text,label\ncaf" + b"\xe9,pos\nok,neg\n")
     with pytest.raises(InputError, match=r"latin1.csv: not valid UTF-8 at byte offset 14"):
         run(path)
 

@@ -46,14 +46,27 @@ def test_pad_ids_matches_a_python_reference(padding: str, truncation: str, lengt
     assert padded.empty == sum(not row for row in rows)
 
 
-def chain(path: Path, store: Store, *, size: int = 50, length: int = 6, test: Path | None = None, **encode_options):
+def chain(
+    path: Path,
+    store: Store,
+    *,
+    size: int = 50,
+    length: int = 6,
+    test: Path | None = None,
+    **encode_options,
+):
     dataset = download(
         params=DownloadParams(source=str(path), test_file=str(test) if test else None), store=store
     ).artifact
-    normalized = normalize(dataset=dataset, params=NormalizeParams(strip_html=True), store=store).artifact
+    normalized = normalize(
+        dataset=dataset, params=NormalizeParams(strip_html=True), store=store
+    ).artifact
     vocab = build_vocab(normalized=normalized, params=VocabParams(size=size), store=store).artifact
     encoded = encode(
-        normalized=normalized, vocab=vocab, params=EncodeParams(length=length, **encode_options), store=store
+        normalized=normalized,
+        vocab=vocab,
+        params=EncodeParams(length=length, **encode_options),
+        store=store,
     )
     return normalized, vocab, encoded
 
@@ -88,10 +101,14 @@ def test_fast_path_ids_equal_tokenizer_json_ids(tmp_path: Path) -> None:
     path = tmp_path / "tricky.jsonl"
     import json
 
-    path.write_text("".join(json.dumps({"text": text, "label": label}) + "\n" for text, label in rows))
+    path.write_text(
+        "".join(json.dumps({"text": text, "label": label}) + "\n" for text, label in rows)
+    )
     _, vocab, outcome = chain(path, Store(), size=300, length=12)
     tokenizer = Tokenizer.from_file(str(vocab.path / TOKENIZER_FILE))
-    expected = python_pad([encoding.ids for encoding in tokenizer.encode_batch(texts)], 12, "post", "post")
+    expected = python_pad(
+        [encoding.ids for encoding in tokenizer.encode_batch(texts)], 12, "post", "post"
+    )
     assert np.array_equal(np.load(outcome.artifact.path / "train.ids.npy"), expected)
     assert (expected == 1).any() and (expected > 2).any()
 
@@ -100,7 +117,9 @@ def test_vocabulary_from_another_normalization_is_rejected(reviews_csv: Path) ->
     store = Store()
     normalized, vocab, _ = chain(reviews_csv, store)
     dataset = download(params=DownloadParams(source=str(reviews_csv)), store=store).artifact
-    other = normalize(dataset=dataset, params=NormalizeParams(lowercase=False), store=store).artifact
+    other = normalize(
+        dataset=dataset, params=NormalizeParams(lowercase=False), store=store
+    ).artifact
     with pytest.raises(InputError, match="normalized with"):
         encode(normalized=other, vocab=vocab, params=EncodeParams(length=4), store=store)
 
@@ -111,3 +130,21 @@ def test_changed_length_reencodes_but_keeps_the_vocabulary(reviews_csv: Path) ->
     _, vocab_again, second = chain(reviews_csv, store, length=8)
     assert vocab_again.key == vocab.key
     assert second.status == "built" and second.artifact.key != first.artifact.key
+
+
+@pytest.mark.parametrize("truncation", ["post", "pre"])
+def test_length_statistics_count_every_token_of_long_texts(tmp_path: Path, truncation: str) -> None:
+    rows = [
+        (" ".join(["word"] * count) + " end", "pos" if count % 2 else "neg")
+        for count in (2, 5, 9, 30, 31)
+    ]
+    _, _, outcome = chain(
+        write_csv(tmp_path / "long.csv", rows), Store(), length=6, truncation=truncation
+    )
+    stats = outcome.artifact.stats["splits"]["train"]
+    assert stats["length_percentiles"]["max"] == 32
+    assert stats["length_percentiles"]["p50"] == 10
+    assert stats["share_truncated"] == pytest.approx(3 / 5)
+    ids = np.load(outcome.artifact.path / "train.ids.npy")
+    end_id = ids[0][2]
+    assert (ids[3][-1] == end_id) == (truncation == "pre")

@@ -17,7 +17,9 @@ from textpipe.stages.vocab import COUNTS_FILE, TOKENIZER_FILE, build_vocab
 
 def normalized_from(path: Path, store: Store, **normalize_options):
     dataset = download(params=DownloadParams(source=str(path)), store=store).artifact
-    return normalize(dataset=dataset, params=NormalizeParams(**normalize_options), store=store).artifact
+    return normalize(
+        dataset=dataset, params=NormalizeParams(**normalize_options), store=store
+    ).artifact
 
 
 @pytest.fixture
@@ -34,7 +36,9 @@ def counted_csv(tmp_path: Path) -> Path:
 
 def test_ids_pad_oov_then_descending_frequency_with_deterministic_ties(counted_csv: Path) -> None:
     store = Store()
-    outcome = build_vocab(normalized=normalized_from(counted_csv, store), params=VocabParams(size=5), store=store)
+    outcome = build_vocab(
+        normalized=normalized_from(counted_csv, store), params=VocabParams(size=5), store=store
+    )
     tokenizer = Tokenizer.from_file(str(outcome.artifact.path / TOKENIZER_FILE))
     vocab = tokenizer.get_vocab()
     assert vocab["[PAD]"] == 0 and vocab["[UNK]"] == 1
@@ -50,7 +54,9 @@ def test_ids_pad_oov_then_descending_frequency_with_deterministic_ties(counted_c
 
 def test_tokenizer_carries_normalizer_and_pre_tokenizer(counted_csv: Path) -> None:
     store = Store()
-    outcome = build_vocab(normalized=normalized_from(counted_csv, store), params=VocabParams(size=5), store=store)
+    outcome = build_vocab(
+        normalized=normalized_from(counted_csv, store), params=VocabParams(size=5), store=store
+    )
     tokenizer = Tokenizer.from_file(str(outcome.artifact.path / TOKENIZER_FILE))
     assert tokenizer.encode("THE Film!!  unknownword").ids == [2, 3, 1]
 
@@ -58,7 +64,9 @@ def test_tokenizer_carries_normalizer_and_pre_tokenizer(counted_csv: Path) -> No
 def test_min_frequency(counted_csv: Path) -> None:
     store = Store()
     outcome = build_vocab(
-        normalized=normalized_from(counted_csv, store), params=VocabParams(size=100, min_frequency=2), store=store
+        normalized=normalized_from(counted_csv, store),
+        params=VocabParams(size=100, min_frequency=2),
+        store=store,
     )
     assert outcome.artifact.stats["tokens_kept"] == 4
     assert outcome.artifact.stats["min_count_kept"] == 2
@@ -66,7 +74,10 @@ def test_min_frequency(counted_csv: Path) -> None:
 
 def test_size_1024_gives_1026_ids(tmp_path: Path) -> None:
     words = [f"w{index}" for index in range(1500)]
-    rows = [(" ".join(words[start : start + 50]), "pos" if start % 100 else "neg") for start in range(0, 1500, 50)]
+    rows = [
+        (" ".join(words[start : start + 50]), "pos" if start % 100 else "neg")
+        for start in range(0, 1500, 50)
+    ]
     store = Store()
     outcome = build_vocab(
         normalized=normalized_from(write_csv(tmp_path / "wide.csv", rows), store),

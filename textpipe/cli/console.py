@@ -44,7 +44,11 @@ class ConsoleProgress:
             start = time.perf_counter()
             print(f"{description} ...", file=sys.stderr, flush=True)
             yield lambda amount=1, status=None: None
-            print(f"{description} done in {time.perf_counter() - start:.1f} s", file=sys.stderr, flush=True)
+            print(
+                f"{description} done in {time.perf_counter() - start:.1f} s",
+                file=sys.stderr,
+                flush=True,
+            )
             return
         from rich.progress import (
             BarColumn,

@@ -40,7 +40,9 @@ def command(source: str, output: Path | None, force: bool, **options: object) ->
     from textpipe.stages.download import download
 
     params = make_params(DownloadParams, source=source, **options)
-    outcome = download(params=params, store=store(), output=output, force=force, progress=ConsoleProgress())
+    outcome = download(
+        params=params, store=store(), output=output, force=force, progress=ConsoleProgress()
+    )
     stats = outcome.artifact.stats
     splits = ", ".join(f"{name} {split['rows']:,}" for name, split in stats["splits"].items())
     report(outcome, [f"splits: {splits}", f"labels: {', '.join(stats['label_names'])}"])

@@ -36,7 +36,9 @@ def metrics_table(metrics: dict, title: str) -> object:
 @click.option("--split", help="Split to evaluate  [default: test].")
 @click.option("--batch-size", type=int, help="Prediction batch size  [default: 256].")
 @output_options
-def command(model_dir: Path, encoded: Path, output: Path | None, force: bool, **options: object) -> None:
+def command(
+    model_dir: Path, encoded: Path, output: Path | None, force: bool, **options: object
+) -> None:
     """Evaluate a train artifact (MODEL_DIR) on a split of an encode artifact (ENCODED).
 
     Writes metrics.json (loss, accuracy, precision, recall, F1, ROC-AUC, confusion
@@ -58,4 +60,6 @@ def command(model_dir: Path, encoded: Path, output: Path | None, force: bool, **
         progress=ConsoleProgress(),
     )
     click.echo(f"{outcome.line()}  {outcome.artifact.path}")
-    stdout_console().print(metrics_table(outcome.artifact.stats, f"{outcome.artifact.stats['split']} split"))
+    stdout_console().print(
+        metrics_table(outcome.artifact.stats, f"{outcome.artifact.stats['split']} split")
+    )

@@ -76,7 +76,20 @@ def _register() -> None:
         vocab,
     )
 
-    for module in (download, normalize, vocab, encode, train, evaluate, run, presets, report, predict, show, models):
+    for module in (
+        download,
+        normalize,
+        vocab,
+        encode,
+        train,
+        evaluate,
+        run,
+        presets,
+        report,
+        predict,
+        show,
+        models,
+    ):
         cli.add_command(module.command)
 
 

@@ -22,6 +22,14 @@ def command() -> None:
     for column in ("model", "masked", "recurrent", "description"):
         table.add_column(column)
     for info in list_models():
-        table.add_row(info.name, "yes" if info.masked else "no", "yes" if info.recurrent else "no", info.description)
+        table.add_row(
+            info.name,
+            "yes" if info.masked else "no",
+            "yes" if info.recurrent else "no",
+            info.description,
+        )
     stdout_console().print(table)
-    click.echo("Custom: --model path/to/file.py:build or package.module:build (see examples/custom_cell.py).")
+    click.echo(
+        "Custom: --model path/to/file.py:build or package.module:build "
+        "(see examples/custom_cell.py)."
+    )

@@ -14,7 +14,9 @@ from textpipe.config import NormalizeParams
 
 @click.command("normalize")
 @click.argument("dataset", type=click.Path(path_type=Path))
-@click.option("--lowercase/--no-lowercase", default=None, help="Unicode lowercasing  [default: on].")
+@click.option(
+    "--lowercase/--no-lowercase", default=None, help="Unicode lowercasing  [default: on]."
+)
 @click.option(
     "--strip-punctuation/--keep-punctuation",
     default=None,
@@ -30,7 +32,9 @@ from textpipe.config import NormalizeParams
 )
 @threads_option
 @output_options
-def command(dataset: Path, output: Path | None, force: bool, threads: int | None, **options: object) -> None:
+def command(
+    dataset: Path, output: Path | None, force: bool, threads: int | None, **options: object
+) -> None:
     """Normalize the text of a download artifact (DATASET directory).
 
     \b

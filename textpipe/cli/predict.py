@@ -12,8 +12,19 @@ import click
 @click.command("predict")
 @click.argument("run")
 @click.argument("texts", nargs=-1)
-@click.option("--file", "text_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Read one text per line from this file.")
-@click.option("--format", "output_format", type=click.Choice(["table", "jsonl"]), default="table", show_default=True)
+@click.option(
+    "--file",
+    "text_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Read one text per line from this file.",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["table", "jsonl"]),
+    default="table",
+    show_default=True,
+)
 def command(run: str, texts: tuple[str, ...], text_file: Path | None, output_format: str) -> None:
     """Classify raw text with the trained model of RUN (a run/preset name or a model directory).
 
@@ -31,17 +42,30 @@ def command(run: str, texts: tuple[str, ...], text_file: Path | None, output_for
 
     inputs = list(texts)
     if text_file is not None:
-        inputs += [line for line in text_file.read_text(encoding="utf-8").splitlines() if line.strip()]
+        inputs += [
+            line for line in text_file.read_text(encoding="utf-8").splitlines() if line.strip()
+        ]
     if not inputs and not texts and text_file is None:
         if sys.stdin is None or sys.stdin.isatty():
-            raise InputError("No text to classify: pass TEXT arguments, --file, or pipe text on stdin.")
+            raise InputError(
+                "No text to classify: pass TEXT arguments, --file, or pipe text on stdin."
+            )
         inputs = [line for line in sys.stdin.read().splitlines() if line.strip()]
     if not inputs:
         raise InputError("No text to classify (the input was empty).")
     predictions = load_predictor(run, store()).predict(inputs)
     if output_format == "jsonl":
         for prediction in predictions:
-            click.echo(json.dumps({"text": prediction.text, "label": prediction.label, "probability": round(prediction.probability, 6), "probabilities": prediction.probabilities}))
+            click.echo(
+                json.dumps(
+                    {
+                        "text": prediction.text,
+                        "label": prediction.label,
+                        "probability": round(prediction.probability, 6),
+                        "probabilities": prediction.probabilities,
+                    }
+                )
+            )
         return
     from rich.table import Table
 

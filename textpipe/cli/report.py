@@ -9,15 +9,38 @@ import click
 from textpipe.report import COLUMNS
 
 TABLE_COLUMNS = tuple(name for name in COLUMNS if name not in ("settings", "split"))
-TABLE_HEADERS = {"train_seconds": "train s", "seconds_per_epoch": "s/epoch", "roc_auc": "auc", "length": "len"}
+TABLE_HEADERS = {
+    "train_seconds": "train s",
+    "seconds_per_epoch": "s/epoch",
+    "roc_auc": "auc",
+    "length": "len",
+}
 
 
 @click.command("report")
 @click.argument("runs", nargs=-1)
-@click.option("--format", "output_format", type=click.Choice(["table", "markdown", "csv", "json"]), default="table", show_default=True)
-@click.option("--sort", "sort_by", type=click.Choice(COLUMNS), help="Sort by this column (metrics best first).")
-@click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path), help="Also write a PNG: validation accuracy per epoch and test accuracy.")
-def command(runs: tuple[str, ...], output_format: str, sort_by: str | None, plot_path: Path | None) -> None:
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["table", "markdown", "csv", "json"]),
+    default="table",
+    show_default=True,
+)
+@click.option(
+    "--sort",
+    "sort_by",
+    type=click.Choice(COLUMNS),
+    help="Sort by this column (metrics best first).",
+)
+@click.option(
+    "--plot",
+    "plot_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write a PNG: validation accuracy per epoch and test accuracy.",
+)
+def command(
+    runs: tuple[str, ...], output_format: str, sort_by: str | None, plot_path: Path | None
+) -> None:
     """Compare evaluated runs side by side (all under TEXTPIPE_HOME, or the RUNS named).
 
     RUNS are run/preset names or evaluate artifact directories. Reads manifests only.
@@ -29,7 +52,16 @@ def command(runs: tuple[str, ...], output_format: str, sort_by: str | None, plot
       textpipe report imdb-lstm imdb-bilstm --sort accuracy --format markdown
     """
     from textpipe.cli.common import store
-    from textpipe.report import best_values, collect_rows, format_value, plot, sort_rows, to_csv, to_json, to_markdown
+    from textpipe.report import (
+        best_values,
+        collect_rows,
+        format_value,
+        plot,
+        sort_rows,
+        to_csv,
+        to_json,
+        to_markdown,
+    )
 
     rows = sort_rows(collect_rows(store(), runs), sort_by)
     if output_format == "json":

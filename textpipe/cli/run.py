@@ -11,7 +11,13 @@ from textpipe.config import STAGE_NAMES
 
 @click.command("run")
 @click.argument("preset")
-@click.option("--set", "overrides", multiple=True, metavar="STAGE.KEY=VALUE", help="Override a parameter (repeatable), e.g. --set train.epochs=5.")
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="STAGE.KEY=VALUE",
+    help="Override a parameter (repeatable), e.g. --set train.epochs=5.",
+)
 @click.option(
     "--force",
     is_flag=False,
@@ -23,8 +29,17 @@ from textpipe.config import STAGE_NAMES
 )
 @click.option("--until", type=click.Choice(STAGE_NAMES), help="Stop after this stage.")
 @click.option("--dry-run", is_flag=True, help="Say what would run and why, without running.")
-@click.option("--resume", is_flag=True, help="Continue an interrupted training from its last epoch.")
-def command(preset: str, overrides: tuple[str, ...], force: str | None, until: str | None, dry_run: bool, resume: bool) -> None:
+@click.option(
+    "--resume", is_flag=True, help="Continue an interrupted training from its last epoch."
+)
+def command(
+    preset: str,
+    overrides: tuple[str, ...],
+    force: str | None,
+    until: str | None,
+    dry_run: bool,
+    resume: bool,
+) -> None:
     """Run a preset (or a pipeline TOML file) from download to evaluation, through the cache.
 
     Prints one line per stage (cached or built, key, time), then the evaluation metrics

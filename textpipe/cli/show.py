@@ -23,7 +23,13 @@ def model_table(model: Any) -> Any:
     from rich.table import Table
 
     table = Table(title=f"model {model.name}", show_header=True)
-    for column, justify in (("layer", "left"), ("type", "left"), ("output shape", "left"), ("params", "right"), ("masking", "left")):
+    for column, justify in (
+        ("layer", "left"),
+        ("type", "left"),
+        ("output shape", "left"),
+        ("params", "right"),
+        ("masking", "left"),
+    ):
         table.add_column(column, justify=justify)
     masked = False
     for layer in model.layers:
@@ -40,7 +46,13 @@ def model_table(model: Any) -> Any:
 
 @click.command("show")
 @click.argument("run")
-@click.option("--set", "overrides", multiple=True, metavar="STAGE.KEY=VALUE", help="Override a preset parameter.")
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="STAGE.KEY=VALUE",
+    help="Override a preset parameter.",
+)
 def command(run: str, overrides: tuple[str, ...]) -> None:
     """Show the stage parameters and the model of a preset or run, before or after training.
 

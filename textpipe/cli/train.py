@@ -14,28 +14,69 @@ from textpipe.config import TrainParams
 
 @click.command("train")
 @click.argument("encoded", type=click.Path(path_type=Path))
-@click.option("-m", "--model", help="Zoo model (see `textpipe models`), FILE.py:function or module:function  [default: lstm].")
+@click.option(
+    "-m",
+    "--model",
+    help="Zoo model (see `textpipe models`), FILE.py:function or module:function  [default: lstm].",
+)
 @click.option("--epochs", type=int, help="Epochs  [default: 3].")
 @click.option("--batch-size", type=int, help="Batch size  [default: 64].")
 @click.option("--learning-rate", type=float, help="Adam learning rate  [default: 0.001].")
 @click.option("--seed", type=int, help="Random seed  [default: 0].")
-@click.option("--early-stopping", type=int, metavar="PATIENCE", help="Stop after PATIENCE epochs without a better validation loss; keep the best weights.")
-@click.option("--class-weight", type=click.Choice(["none", "balanced"]), help="Weight classes in the loss  [default: none].")
+@click.option(
+    "--early-stopping",
+    type=int,
+    metavar="PATIENCE",
+    help="Stop after PATIENCE epochs without a better validation loss; keep the best weights.",
+)
+@click.option(
+    "--class-weight",
+    type=click.Choice(["none", "balanced"]),
+    help="Weight classes in the loss  [default: none].",
+)
 @click.option("--embedding-dim", type=int, help="Embedding width  [default: 64].")
-@click.option("--units", type=int, help="Units of the recurrent/conv/attention layer and of Dense(relu)  [default: 64].")
-@click.option("--num-layers", type=int, help="Stacked recurrent layers or encoder blocks  [default: 1].")
+@click.option(
+    "--units",
+    type=int,
+    help="Units of the recurrent/conv/attention layer and of Dense(relu)  [default: 64].",
+)
+@click.option(
+    "--num-layers", type=int, help="Stacked recurrent layers or encoder blocks  [default: 1]."
+)
 @click.option("--dropout", type=float, help="Dropout before the output layer  [default: 0].")
-@click.option("--pooling", type=click.Choice(["last", "mean", "max"]), help="Pooling of recurrent outputs  [default: last].")
-@click.option("--merge-mode", type=click.Choice(["concat", "sum", "mul", "ave"]), help="Bidirectional merge  [default: concat].")
-@click.option("--bigrams/--no-bigrams", default=None, help="bag: add hashed word bigrams  [default: off].")
+@click.option(
+    "--pooling",
+    type=click.Choice(["last", "mean", "max"]),
+    help="Pooling of recurrent outputs  [default: last].",
+)
+@click.option(
+    "--merge-mode",
+    type=click.Choice(["concat", "sum", "mul", "ave"]),
+    help="Bidirectional merge  [default: concat].",
+)
+@click.option(
+    "--bigrams/--no-bigrams", default=None, help="bag: add hashed word bigrams  [default: off]."
+)
 @click.option("--bigram-buckets", type=int, help="bag: bigram hash buckets  [default: 100000].")
 @click.option("--num-heads", type=int, help="transformer: attention heads  [default: 2].")
 @click.option("--kernel-size", type=int, help="cnn: convolution width  [default: 5].")
-@click.option("--mixed-precision/--full-precision", default=None, help="mixed_float16 compute, float32 output layer  [default: off].")
-@click.option("--jit-compile", type=click.Choice(["auto", "on", "off"]), help="XLA compilation; auto turns it on where it pays  [default: auto].")
-@click.option("--resume", is_flag=True, help="Continue an interrupted training from its last completed epoch.")
+@click.option(
+    "--mixed-precision/--full-precision",
+    default=None,
+    help="mixed_float16 compute, float32 output layer  [default: off].",
+)
+@click.option(
+    "--jit-compile",
+    type=click.Choice(["auto", "on", "off"]),
+    help="XLA compilation; auto turns it on where it pays  [default: auto].",
+)
+@click.option(
+    "--resume", is_flag=True, help="Continue an interrupted training from its last completed epoch."
+)
 @output_options
-def command(encoded: Path, output: Path | None, force: bool, resume: bool, **options: object) -> None:
+def command(
+    encoded: Path, output: Path | None, force: bool, resume: bool, **options: object
+) -> None:
     """Train a model on the train split of an encode artifact (ENCODED directory).
 
     Binary labels use one logit and binary cross-entropy from logits, more classes one
@@ -63,8 +104,9 @@ def command(encoded: Path, output: Path | None, force: bool, resume: bool, **opt
     report(
         outcome,
         [
-            f"model {stats['model']}: {stats['params_count']:,} parameters; {stats['epochs_run']} epochs, "
-            f"{stats['seconds_per_epoch'] or 0:.1f} s per epoch on {stats['device']} ({stats['backend']})",
+            f"model {stats['model']}: {stats['params_count']:,} parameters; "
+            f"{stats['epochs_run']} epochs, {stats['seconds_per_epoch'] or 0:.1f} s per epoch "
+            f"on {stats['device']} ({stats['backend']})",
             f"last epoch: {metrics}",
         ],
     )

@@ -18,7 +18,9 @@ from textpipe.config import VocabParams
 @click.option("--min-frequency", type=int, help="Drop tokens seen fewer times  [default: 1].")
 @threads_option
 @output_options
-def command(normalized: Path, output: Path | None, force: bool, threads: int | None, **options: object) -> None:
+def command(
+    normalized: Path, output: Path | None, force: bool, threads: int | None, **options: object
+) -> None:
     """Build tokenizer.json from the training split of a normalize artifact.
 
     Ids: 0 padding, 1 out-of-vocabulary, then tokens by descending frequency, so

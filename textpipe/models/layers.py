@@ -126,18 +126,22 @@ class MaskedMaxPooling(keras.layers.Layer):
         return (input_shape[0], input_shape[2])
 
 
+PAIR_BASE = 46340  # floor(sqrt(2**31 - 1)): the pair index of two ids fits in int32
+
+
 @keras.saving.register_keras_serializable(package="textpipe")
 class HashedBigrams(keras.layers.Layer):
     """Maps token ids to hashed word-bigram ids, the fastText way.
 
-    The bigram of tokens `a` then `b` gets id `1 + (a * vocab_size + b) mod num_buckets`, so ids
-    run from 1 to `num_buckets`; a bigram with padding on either side gets id 0, which a following
-    `Embedding(num_buckets + 1, ..., mask_zero=True)` masks. The output has one step fewer than
-    the input.
+    The bigram of tokens `a` then `b` gets id `1 + (a' * 46340 + b') mod num_buckets`, where
+    `a' = a mod 46340` and `b' = b mod 46340`, so ids run from 1 to `num_buckets`; a bigram with
+    padding on either side gets id 0, which a following `Embedding(num_buckets + 1, ...,
+    mask_zero=True)` masks. The output has one step fewer than the input.
 
-    The pair index `a * vocab_size + b` passes the int32 range once the vocabulary has more than
-    46,340 words; only then is it computed in int64. JAX computes in int32 unless
-    `jax_enable_x64` is set, so with such vocabularies its ids differ from the other backends'.
+    46,340 is the largest base whose pair index stays inside int32, so the ids are the same on
+    every backend (JAX has no int64 unless `jax_enable_x64` is set) and a model saved on one
+    backend predicts the same on another. Up to 46,340 words the pair index is collision-free
+    before the modulo, as with `a * vocab_size + b`; beyond, ids wrap, which hashing tolerates.
 
     Args:
         vocab_size: The size of the token vocabulary, padding id 0 included.
@@ -153,8 +157,10 @@ class HashedBigrams(keras.layers.Layer):
     def call(self, token_ids: Any) -> Any:
         first = token_ids[:, :-1]
         second = token_ids[:, 1:]
-        dtype = "int32" if self.vocab_size**2 - 1 <= 2**31 - 1 else "int64"
-        pair = ops.cast(first, dtype) * self.vocab_size + ops.cast(second, dtype)
+        base = PAIR_BASE
+        pair = ops.mod(ops.cast(first, "int32"), base) * base + ops.mod(
+            ops.cast(second, "int32"), base
+        )
         bigram_ids = ops.mod(pair, self.num_buckets) + 1
         real = ops.logical_and(ops.not_equal(first, 0), ops.not_equal(second, 0))
         return ops.cast(ops.where(real, bigram_ids, ops.zeros_like(bigram_ids)), "int32")

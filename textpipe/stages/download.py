@@ -26,10 +26,39 @@ if TYPE_CHECKING:
 STAGE = "download"
 VERSION = 1
 
-FILE_FORMATS = {".csv": "csv", ".tsv": "csv", ".jsonl": "json", ".json": "json", ".parquet": "parquet"}
-TEXT_COLUMN_CANDIDATES = ("text", "review", "sentence", "content", "document", "body", "comment", "tweet")
-LABEL_COLUMN_CANDIDATES = ("label", "labels", "sentiment", "class", "target", "category", "polarity")
-SPLIT_ALIASES = {"train": "train", "validation": "validation", "valid": "validation", "dev": "validation", "test": "test"}
+FILE_FORMATS = {
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".jsonl": "json",
+    ".json": "json",
+    ".parquet": "parquet",
+}
+TEXT_COLUMN_CANDIDATES = (
+    "text",
+    "review",
+    "sentence",
+    "content",
+    "document",
+    "body",
+    "comment",
+    "tweet",
+)
+LABEL_COLUMN_CANDIDATES = (
+    "label",
+    "labels",
+    "sentiment",
+    "class",
+    "target",
+    "category",
+    "polarity",
+)
+SPLIT_ALIASES = {
+    "train": "train",
+    "validation": "validation",
+    "valid": "validation",
+    "dev": "validation",
+    "test": "test",
+}
 MIRROR_VARIABLE = "TEXTPIPE_MIRROR"
 
 
@@ -156,7 +185,14 @@ def _load(resolved: ResolvedSource, params: DownloadParams, cache_dir: Path | No
         raise InputError(f"Cannot read {params.source!r} ({name}): {error}") from None
 
 
-def _pick_column(columns: list[str], given: str | None, candidates: tuple[str, ...], role: str, option: str, split: str) -> str:
+def _pick_column(
+    columns: list[str],
+    given: str | None,
+    candidates: tuple[str, ...],
+    role: str,
+    option: str,
+    split: str,
+) -> str:
     if given is not None:
         if given not in columns:
             raise InputError(
@@ -169,7 +205,8 @@ def _pick_column(columns: list[str], given: str | None, candidates: tuple[str, .
         return found[0]
     if not found:
         raise InputError(
-            f"No {role} column found in {split} split. Columns: {', '.join(columns)}. Pass {option}."
+            f"No {role} column found in {split} split. Columns: {', '.join(columns)}. "
+            f"Pass {option}."
         )
     raise InputError(
         f"Ambiguous {role} column in {split} split: {', '.join(found)}. Pass {option}."
@@ -196,7 +233,9 @@ def stratified_sample(labels: np.ndarray, count: int, seed: int) -> np.ndarray:
     return np.sort(np.concatenate(picked))
 
 
-def _label_mapping(tables: dict[str, pa.Table], feature: Any) -> tuple[list[str], dict[Any, int] | None]:
+def _label_mapping(
+    tables: dict[str, pa.Table], feature: Any
+) -> tuple[list[str], dict[Any, int] | None]:
     """Label names, and a value-to-id map (None when the values already are ids)."""
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -212,10 +251,14 @@ def _label_mapping(tables: dict[str, pa.Table], feature: Any) -> tuple[list[str]
         distinct = sorted(distinct)
     except TypeError:
         distinct = sorted(distinct, key=str)
-    return [str(value) for value in distinct], {value: index for index, value in enumerate(distinct)}
+    return [str(value) for value in distinct], {
+        value: index for index, value in enumerate(distinct)
+    }
 
 
-def _prepare(dataset_dict: Any, params: DownloadParams) -> tuple[dict[str, pa.Table], list[str], dict[str, str]]:
+def _prepare(
+    dataset_dict: Any, params: DownloadParams
+) -> tuple[dict[str, pa.Table], list[str], dict[str, str]]:
     """Select, check and relabel the splits; returns tables, label names and chosen columns."""
     import numpy as np
     import pyarrow as pa
@@ -232,19 +275,27 @@ def _prepare(dataset_dict: Any, params: DownloadParams) -> tuple[dict[str, pa.Ta
         )
     first = raw["train"]
     columns = list(first.column_names)
-    text_column = _pick_column(columns, params.text_column, TEXT_COLUMN_CANDIDATES, "text", "--text-column", "train")
-    label_column = _pick_column(columns, params.label_column, LABEL_COLUMN_CANDIDATES, "label", "--label-column", "train")
+    text_column = _pick_column(
+        columns, params.text_column, TEXT_COLUMN_CANDIDATES, "text", "--text-column", "train"
+    )
+    label_column = _pick_column(
+        columns, params.label_column, LABEL_COLUMN_CANDIDATES, "label", "--label-column", "train"
+    )
     if text_column == label_column:
         raise InputError(f"Text and label column are both {text_column!r}.")
     tables: dict[str, pa.Table] = {}
     for name, split in raw.items():
-        missing = [column for column in (text_column, label_column) if column not in split.column_names]
+        missing = [
+            column for column in (text_column, label_column) if column not in split.column_names
+        ]
         if missing:
             raise InputError(
                 f"Column {missing[0]!r} not found in {name} split. "
                 f"Columns: {', '.join(split.column_names)}."
             )
-        table = split.data.table.select([text_column, label_column]).rename_columns(["text", "label"])
+        table = split.data.table.select([text_column, label_column]).rename_columns(
+            ["text", "label"]
+        )
         if table.num_rows == 0:
             raise InputError(f"The {name} split of {params.source!r} is empty.")
         if table.column("text").null_count:
@@ -264,7 +315,9 @@ def _prepare(dataset_dict: Any, params: DownloadParams) -> tuple[dict[str, pa.Ta
         else:
             bad = labels.null_count
             ids = np.asarray(
-                pc.index_in(labels, value_set=pa.array(list(mapping.keys()), labels.type)).fill_null(-1)
+                pc.index_in(
+                    labels, value_set=pa.array(list(mapping.keys()), labels.type)
+                ).fill_null(-1)
             ).astype(np.int64)
         if bad or labels.null_count:
             raise InputError(
@@ -274,7 +327,9 @@ def _prepare(dataset_dict: Any, params: DownloadParams) -> tuple[dict[str, pa.Ta
         text = table.column("text")
         if text.type != pa.string():
             text = pc.cast(text, pa.string())
-        prepared[name] = pa.table({"text": text.combine_chunks(), "label": pa.array(ids, pa.int64())})
+        prepared[name] = pa.table(
+            {"text": text.combine_chunks(), "label": pa.array(ids, pa.int64())}
+        )
     train_classes = np.unique(prepared["train"].column("label").to_numpy())
     if len(train_classes) < 2:
         raise InputError(
@@ -289,7 +344,9 @@ def _sample_and_carve(tables: dict[str, pa.Table], params: DownloadParams) -> di
 
     if params.limit is not None:
         tables = {
-            name: table.take(stratified_sample(table.column("label").to_numpy(), params.limit, params.seed))
+            name: table.take(
+                stratified_sample(table.column("label").to_numpy(), params.limit, params.seed)
+            )
             for name, table in tables.items()
         }
     if params.validation_size > 0:
@@ -299,7 +356,7 @@ def _sample_and_carve(tables: dict[str, pa.Table], params: DownloadParams) -> di
             )
         train = tables["train"]
         labels = train.column("label").to_numpy()
-        count = int(round(params.validation_size * train.num_rows))
+        count = round(params.validation_size * train.num_rows)
         if count < 1 or count >= train.num_rows:
             raise ConfigError(
                 f"--validation-size {params.validation_size} of {train.num_rows} training rows "

@@ -18,7 +18,7 @@ from textpipe.errors import InputError
 from textpipe.progress import Progress, or_silent
 from textpipe.stages.tables import read_split, split_names
 from textpipe.stages.vocab import vocabulary_tokens
-from textpipe.textops import OOV_ID, PAD_ID, default_threads, split_tokens
+from textpipe.textops import OOV_ID, default_threads, split_tokens
 
 if TYPE_CHECKING:
     import numpy as np
@@ -40,7 +40,9 @@ class Padded:
     empty: int
 
 
-def pad_ids(flat_ids: np.ndarray, offsets: np.ndarray, *, length: int, padding: str, truncation: str) -> Padded:
+def pad_ids(
+    flat_ids: np.ndarray, offsets: np.ndarray, *, length: int, padding: str, truncation: str
+) -> Padded:
     """Lay variable-length id rows into an [N, length] int32 matrix, vectorized.
 
     Args:
@@ -84,26 +86,46 @@ def pad_ids(flat_ids: np.ndarray, offsets: np.ndarray, *, length: int, padding: 
     )
 
 
-def lookup_ids(tokens: pa.ListArray, vocabulary: list[str], *, threads: int | None = None) -> np.ndarray:
-    """Flat token ids of a list array of tokens (out-of-vocabulary tokens get id 1)."""
-    from concurrent.futures import ThreadPoolExecutor
+def encode_texts(
+    texts: pa.Array,
+    vocabulary: pa.Array,
+    *,
+    normalize_params: NormalizeParams,
+    params: EncodeParams,
+) -> tuple[Padded, np.ndarray]:
+    """Padded ids and true token counts of normalized texts (one thread's share of a split).
 
+    Args:
+        texts: normalized texts.
+        vocabulary: the tokens in id order (an Arrow string array); absent tokens get id 1.
+        normalize_params: how the texts were normalized (decides how they split).
+        params: length, padding and truncation.
+    """
     import numpy as np
-    import pyarrow as pa
     import pyarrow.compute as pc
 
-    flat = tokens.flatten()
-    value_set = pa.array(vocabulary, pa.string())
-    threads = threads or default_threads()
-    size = max(1, -(-len(flat) // threads))
-    parts = [flat.slice(start, size) for start in range(0, len(flat), size)] or [flat]
-
-    def lookup(part: pa.Array) -> np.ndarray:
-        return pc.fill_null(pc.index_in(part, value_set=value_set), OOV_ID).to_numpy()
-
-    with ThreadPoolExecutor(len(parts)) as pool:
-        pieces = list(pool.map(lookup, parts))
-    return np.concatenate(pieces).astype(np.int32) if pieces else np.zeros(0, np.int32)
+    tokens = split_tokens(
+        texts,
+        normalize_params,
+        threads=1,
+        max_tokens=params.length if normalize_params.collapse_whitespace else None,
+        from_end=params.truncation == "pre",
+    )
+    offsets = tokens.offsets.to_numpy().astype(np.int64)
+    offsets -= offsets[0]
+    flat = tokens.values.slice(0, int(offsets[-1])) if tokens.offset == 0 else tokens.flatten()
+    ids = pc.fill_null(pc.index_in(flat, value_set=vocabulary), OOV_ID).to_numpy()
+    padded = pad_ids(
+        ids, offsets, length=params.length, padding=params.padding, truncation=params.truncation
+    )
+    counts = np.diff(offsets)
+    long_rows = np.flatnonzero(counts > params.length)
+    if len(long_rows):
+        # a long row's last piece (first, from the end) is its unsplit rest: count its tokens
+        rest = offsets[long_rows + 1] - 1 if params.truncation == "post" else offsets[long_rows]
+        remainders = flat.take(rest)
+        counts[long_rows] = params.length + pc.count_substring(remainders, " ").to_numpy() + 1
+    return padded, counts
 
 
 def _percentiles(values: np.ndarray) -> dict[str, int]:
@@ -136,7 +158,10 @@ def encode(
     Raises:
         InputError: the vocabulary was built on text normalized another way.
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     import numpy as np
+    import pyarrow as pa
 
     progress = or_silent(progress)
     normalize_params = NormalizeParams(**normalized.params)
@@ -150,36 +175,51 @@ def encode(
 
     def build(directory: Path) -> dict[str, Any]:
         vocabulary = vocabulary_tokens(vocab)
+        value_set = pa.array(vocabulary, pa.string())
+        workers = threads or default_threads()
         splits: dict[str, Any] = {}
         names = split_names(normalized)
         with progress.task("encode", total=len(names)) as advance:
             for name in names:
                 table = read_split(normalized, name)
-                tokens = split_tokens(table.column("text"), normalize_params, threads=threads)
-                flat_ids = lookup_ids(tokens, vocabulary, threads=threads)
-                offsets = tokens.offsets.to_numpy()
-                padded = pad_ids(
-                    flat_ids,
-                    offsets,
-                    length=params.length,
-                    padding=params.padding,
-                    truncation=params.truncation,
+                texts = table.column("text").combine_chunks()
+                size = max(1, -(-len(texts) // workers))
+                chunks = [texts.slice(start, size) for start in range(0, len(texts), size)]
+                with ThreadPoolExecutor(workers) as pool:
+                    parts = list(
+                        pool.map(
+                            lambda chunk: encode_texts(
+                                chunk, value_set, normalize_params=normalize_params, params=params
+                            ),
+                            chunks,
+                        )
+                    )
+                padded = Padded(
+                    ids=np.concatenate([part.ids for part, _ in parts]),
+                    lengths=np.concatenate([part.lengths for part, _ in parts]),
+                    truncated=sum(part.truncated for part, _ in parts),
+                    empty=sum(part.empty for part, _ in parts),
                 )
+                true_lengths = np.concatenate([counts for _, counts in parts])
                 np.save(directory / f"{name}.ids.npy", padded.ids)
-                np.save(directory / f"{name}.labels.npy", table.column("label").to_numpy().astype(np.int64))
+                labels = table.column("label").to_numpy().astype(np.int64)
+                np.save(directory / f"{name}.labels.npy", labels)
                 np.save(directory / f"{name}.lengths.npy", padded.lengths)
-                true_lengths = np.diff(offsets)
+                kept = int(np.minimum(true_lengths, params.length).sum())
+                out_of_vocabulary = int((padded.ids == OOV_ID).sum()) - padded.empty
                 splits[name] = {
                     "rows": table.num_rows,
                     "length_percentiles": _percentiles(true_lengths),
                     "share_truncated": round(padded.truncated / max(1, table.num_rows), 6),
-                    "oov_rate": round(float((flat_ids == OOV_ID).mean()) if len(flat_ids) else 0.0, 6),
+                    "oov_rate": round(out_of_vocabulary / kept, 6) if kept else 0.0,
                     "empty_texts": padded.empty,
                 }
                 advance(1)
         empty = sum(split["empty_texts"] for split in splits.values())
         if empty:
-            progress.note(f"encode: {empty} texts empty after normalization, encoded as one OOV token")
+            progress.note(
+                f"encode: {empty} texts empty after normalization, encoded as one OOV token"
+            )
         return {
             "splits": splits,
             "length": params.length,

@@ -46,7 +46,9 @@ def check_compatible(trained: Artifact, encoded: Artifact) -> None:
             f"{encoded.path} was encoded with another vocabulary than the one {trained.path} was "
             "trained on; encode the data with the model's vocabulary."
         )
-    if not trained.stats.get("masked") and encoded.stats.get("length") != trained.stats.get("length"):
+    if not trained.stats.get("masked") and encoded.stats.get("length") != trained.stats.get(
+        "length"
+    ):
         raise InputError(
             f"{trained.path} takes length {trained.stats.get('length')}, but {encoded.path} has "
             f"length {encoded.stats.get('length')}."

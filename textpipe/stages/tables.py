@@ -34,7 +34,9 @@ def read_table(path: Path) -> pa.Table:
 def split_names(artifact: Artifact) -> list[str]:
     """The splits of a table artifact, in train, validation, test order."""
     names = artifact.stats.get("splits", {}).keys()
-    return sorted(names, key=lambda name: (SPLIT_ORDER.index(name) if name in SPLIT_ORDER else 9, name))
+    return sorted(
+        names, key=lambda name: (SPLIT_ORDER.index(name) if name in SPLIT_ORDER else 9, name)
+    )
 
 
 def read_split(artifact: Artifact, split: str) -> pa.Table:

@@ -85,9 +85,7 @@ def _resolve_jit_compile(setting: str, info_recurrent: bool) -> bool:
     backend = backend_name()
     if backend == "torch":
         return False
-    if backend == "tensorflow" and info_recurrent and has_gpu():
-        return False
-    return True
+    return not (backend == "tensorflow" and info_recurrent and has_gpu())
 
 
 def class_weights(labels: np.ndarray, num_classes: int) -> dict[int, float]:
@@ -95,7 +93,9 @@ def class_weights(labels: np.ndarray, num_classes: int) -> dict[int, float]:
     import numpy as np
 
     counts = np.bincount(labels, minlength=num_classes).astype(np.float64)
-    weights = np.divide(len(labels), num_classes * counts, out=np.zeros_like(counts), where=counts > 0)
+    weights = np.divide(
+        len(labels), num_classes * counts, out=np.zeros_like(counts), where=counts > 0
+    )
     return {index: float(weight) for index, weight in enumerate(weights)}
 
 
@@ -113,7 +113,9 @@ def _targets(labels: np.ndarray, num_classes: int) -> np.ndarray:
     return labels.astype(np.float32).reshape(-1, 1) if num_classes == 2 else labels.astype(np.int64)
 
 
-def compile_model(model: keras.Model, *, num_classes: int, learning_rate: float, jit_compile: bool) -> None:
+def compile_model(
+    model: keras.Model, *, num_classes: int, learning_rate: float, jit_compile: bool
+) -> None:
     """Adam, cross-entropy from logits, and accuracy that reads logits correctly."""
     import keras
 
@@ -154,22 +156,33 @@ def _make_callback(
             logs = logs or {}
             status = None
             if "loss" in logs and batch % 10 == 0:
-                status = f"loss {float(logs['loss']):.4f}  accuracy {float(logs.get('accuracy', 0)):.4f}"
+                status = (
+                    f"loss {float(logs['loss']):.4f}  accuracy {float(logs.get('accuracy', 0)):.4f}"
+                )
             self.advance(1, status)
 
         def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
             self.task.__exit__(None, None, None)
             logs = {name: float(value) for name, value in (logs or {}).items()}
-            record = {"epoch": epoch + 1, **logs, "seconds": round(time.perf_counter() - self.started, 3)}
+            record = {
+                "epoch": epoch + 1,
+                **logs,
+                "seconds": round(time.perf_counter() - self.started, 3),
+            }
             history.append(record)
-            parts = [f"{name} {value:.4f}" for name, value in logs.items() if name != "learning_rate"]
-            progress.log(f"epoch {epoch + 1}/{epochs}  {'  '.join(parts)}  ({record['seconds']:.1f} s)")
             checkpoint_dir.mkdir(parents=True, exist_ok=True)
             temporary = checkpoint_dir / f".{CHECKPOINT_FILE}"
             self.model.save(temporary)
             os.replace(temporary, checkpoint_dir / CHECKPOINT_FILE)
             state = {"epochs_done": epoch + 1, "history": history}
-            (checkpoint_dir / STATE_FILE).write_text(json.dumps(state))
+            (checkpoint_dir / f".{STATE_FILE}").write_text(json.dumps(state))
+            os.replace(checkpoint_dir / f".{STATE_FILE}", checkpoint_dir / STATE_FILE)
+            parts = [
+                f"{name} {value:.4f}" for name, value in logs.items() if name != "learning_rate"
+            ]
+            progress.log(
+                f"epoch {epoch + 1}/{epochs}  {'  '.join(parts)}  ({record['seconds']:.1f} s)"
+            )
 
     return PipelineCallback()
 
@@ -271,7 +284,6 @@ def _fit(
     resume: bool,
     progress: Progress,
 ) -> dict[str, Any]:
-    import numpy as np
 
     from textpipe.models import build_model, load_model
 
@@ -311,13 +323,22 @@ def _fit(
             num_classes=num_classes,
             **params.model_options(),
         )
-        compile_model(model, num_classes=num_classes, learning_rate=params.learning_rate, jit_compile=jit_compile)
+        compile_model(
+            model,
+            num_classes=num_classes,
+            learning_rate=params.learning_rate,
+            jit_compile=jit_compile,
+        )
     jit_compile = bool(getattr(model, "jit_compile", jit_compile))
 
     steps = -(-len(train_ids) // params.batch_size)
     callbacks: list[Any] = [
         _make_callback(
-            progress=progress, epochs=params.epochs, steps=steps, history=history, checkpoint_dir=checkpoint_dir
+            progress=progress,
+            epochs=params.epochs,
+            steps=steps,
+            history=history,
+            checkpoint_dir=checkpoint_dir,
         )
     ]
     if params.early_stopping:
@@ -330,7 +351,9 @@ def _fit(
         )
         if validation is None:
             progress.note("train: no validation split; early stopping watches the training loss")
-    weights = class_weights(train_labels, num_classes) if params.class_weight == "balanced" else None
+    weights = (
+        class_weights(train_labels, num_classes) if params.class_weight == "balanced" else None
+    )
     start = time.perf_counter()
     if initial_epoch < params.epochs:
         model.fit(
@@ -350,17 +373,27 @@ def _fit(
     (directory / HISTORY_FILE).write_text(json.dumps(history, indent=2))
     shutil.rmtree(checkpoint_dir, ignore_errors=True)
     epoch_seconds = [record["seconds"] for record in history]
-    best = min(history, key=lambda record: record.get("val_loss", record.get("loss", 0.0))) if history else {}
+    best = (
+        min(history, key=lambda record: record.get("val_loss", record.get("loss", 0.0)))
+        if history
+        else {}
+    )
     return {
         "model": params.model,
         "model_spec": spec,
         "masked": masked,
         "params_count": int(model.count_params()),
         "train_seconds": round(train_seconds, 3),
-        "seconds_per_epoch": round(sum(epoch_seconds) / len(epoch_seconds), 3) if epoch_seconds else None,
+        "seconds_per_epoch": round(sum(epoch_seconds) / len(epoch_seconds), 3)
+        if epoch_seconds
+        else None,
         "epochs_run": len(history),
         "best_epoch": best.get("epoch"),
-        "final": {name: value for name, value in (history[-1] if history else {}).items() if name != "epoch"},
+        "final": {
+            name: value
+            for name, value in (history[-1] if history else {}).items()
+            if name != "epoch"
+        },
         "backend": backend,
         "device": describe_device(),
         "jit_compile": jit_compile,

@@ -48,7 +48,9 @@ def count_tokens(tokens: pa.ListArray, *, threads: int | None = None) -> pa.Tabl
         }
     )
     if len(counted) > 1:
-        table = table.group_by("token").aggregate([("count", "sum")]).rename_columns(["token", "count"])
+        table = (
+            table.group_by("token").aggregate([("count", "sum")]).rename_columns(["token", "count"])
+        )
     table = table.filter(pc.invert(pc.is_in(table.column("token"), pa.array(SPECIAL_TOKENS))))
     return table.take(pc.sort_indices(table, [("count", "descending"), ("token", "ascending")]))
 
@@ -81,7 +83,9 @@ def build_vocab(
             counts = count_tokens(tokens, threads=threads)
         total = int(pc.sum(counts.column("count")).as_py() or 0)
         if total == 0:
-            raise InputError(f"{normalized.path}: the train split has no tokens after normalization.")
+            raise InputError(
+                f"{normalized.path}: the train split has no tokens after normalization."
+            )
         kept = counts.filter(pc.greater_equal(counts.column("count"), params.min_frequency))
         kept = kept.slice(0, params.size)
         words = kept.column("token").to_pylist()
@@ -90,7 +94,9 @@ def build_vocab(
         build_tokenizer(vocabulary, normalize_params).save(str(directory / TOKENIZER_FILE))
         with (directory / COUNTS_FILE).open("w", encoding="utf-8") as stream:
             stream.write("id\ttoken\tcount\n")
-            for index, (token, count) in enumerate(zip(words, kept.column("count").to_pylist(), strict=True)):
+            for index, (token, count) in enumerate(
+                zip(words, kept.column("count").to_pylist(), strict=True)
+            ):
                 stream.write(f"{index + len(SPECIAL_TOKENS)}\t{token}\t{count}\n")
         covered = int(pc.sum(kept.column("count")).as_py() or 0)
         return {

@@ -1,0 +1,83 @@
+"""Benchmark: `textpipe run` end to end for each IMDB preset, cold then cached, in one store.
+
+Runs each preset through the real CLI (a subprocess, as a user would), records wall time and
+test accuracy, then runs it again to time the fully cached path, and finally times
+`textpipe report` over all runs.
+
+Usage:
+    TEXTPIPE_MIRROR=../shared/datasets python bench/presets.py [--home DIR] [PRESET ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+DEFAULT_PRESETS = (
+    "imdb-mlp",
+    "imdb-lstm",
+    "imdb-bilstm",
+    "imdb-mlp-classic",
+    "imdb-lstm-classic",
+    "imdb-bilstm-classic",
+)
+
+
+def timed(command: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("presets", nargs="*", default=list(DEFAULT_PRESETS))
+    parser.add_argument("--home", help="artifact root to use (default: a fresh temporary folder)")
+    args = parser.parse_args()
+    home = args.home or tempfile.mkdtemp(prefix="textpipe-bench-")
+    env = {**os.environ, "TEXTPIPE_HOME": home}
+    textpipe = [sys.executable, "-m", "textpipe"]
+    rows = []
+    for preset in args.presets:
+        cold = timed([*textpipe, "run", preset], env)
+        cached = min(timed([*textpipe, "run", preset], env) for _ in range(3))
+        report = json.loads(
+            subprocess.run(
+                [*textpipe, "report", preset, "--format", "json"],
+                env=env,
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
+        )[0]
+        row = {
+            "preset": preset,
+            "cold_seconds": round(cold, 1),
+            "cached_seconds": round(cached, 2),
+            **report,
+        }
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    report_seconds = min(timed([*textpipe, "report"], env) for _ in range(3))
+    help_seconds = min(timed([*textpipe, "--help"], env) for _ in range(5))
+    print(f"artifact root: {home}")
+    print(
+        f"textpipe report over {len(rows)} runs: {report_seconds:.2f} s; textpipe --help: {help_seconds:.2f} s"
+    )
+    print(
+        "| preset | model | test accuracy | F1 | epochs | s/epoch | cold run (s) | cached run (s) |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for row in rows:
+        print(
+            f"| {row['preset']} | {row['model']} | {row['accuracy']:.4f} | {row['f1']:.4f} | {row['epochs']} | {row['seconds_per_epoch']:.1f} | {row['cold_seconds']} | {row['cached_seconds']} |"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,182 @@
+"""The train stage on tiny data: outputs, caching, determinism, resume, and refusals."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import REPO_ROOT, TINY_MODEL, sentiment_rows, write_csv
+from textpipe.artifacts import Store
+from textpipe.config import DownloadParams, EncodeParams, NormalizeParams, TrainParams, VocabParams
+from textpipe.errors import ConfigError
+from textpipe.progress import SilentProgress
+from textpipe.stages.download import download
+from textpipe.stages.encode import encode
+from textpipe.stages.normalize import normalize
+from textpipe.stages.train import class_weights, train
+from textpipe.stages.vocab import build_vocab
+
+
+def params(**changes) -> TrainParams:
+    values = {"model": "bag", "epochs": 3, "batch_size": 16, "learning_rate": 0.02, **TINY_MODEL}
+    values.update(changes)
+    return TrainParams(**values)
+
+
+def test_trains_writes_model_history_and_manifest(encoded_artifact) -> None:
+    outcome = train(encoded=encoded_artifact, params=params(), store=Store())
+    artifact = outcome.artifact
+    history = json.loads((artifact.path / "history.json").read_text())
+    assert [record["epoch"] for record in history] == [1, 2, 3]
+    assert {"loss", "accuracy", "val_loss", "val_accuracy", "seconds"} <= history[0].keys()
+    assert history[-1]["loss"] < history[0]["loss"]
+    stats = artifact.stats
+    assert stats["backend"] == "tensorflow" and stats["device"] == "CPU"
+    assert stats["params_count"] > 0 and stats["epochs_run"] == 3
+    assert stats["seconds_per_epoch"] > 0 and stats["train_seconds"] > 0
+    assert (artifact.path / "model.keras").is_file()
+    again = train(encoded=encoded_artifact, params=params(), store=Store())
+    assert again.status == "cached" and again.artifact.key == artifact.key
+
+
+def test_same_seed_gives_identical_metrics(encoded_artifact, tmp_path: Path) -> None:
+    runs = []
+    for index in range(2):
+        outcome = train(
+            encoded=encoded_artifact,
+            params=params(model="lstm", epochs=2),
+            store=Store(tmp_path / f"r{index}"),
+        )
+        history = json.loads((outcome.artifact.path / "history.json").read_text())
+        runs.append(
+            [
+                {name: value for name, value in record.items() if name != "seconds"}
+                for record in history
+            ]
+        )
+    assert runs[0] == runs[1]
+
+
+def test_runtime_settings_stay_out_of_the_key(encoded_artifact) -> None:
+    store = Store()
+    first = train(encoded=encoded_artifact, params=params(epochs=1), store=store)
+    assert (
+        train(
+            encoded=encoded_artifact, params=params(epochs=1, jit_compile="off"), store=store
+        ).status
+        == "cached"
+    )
+    changed = train(encoded=encoded_artifact, params=params(epochs=1, units=9), store=store)
+    assert changed.status == "built" and changed.artifact.key != first.artifact.key
+
+
+class InterruptAfter(SilentProgress):
+    """Raises KeyboardInterrupt once the given epoch has been logged (after its checkpoint)."""
+
+    def __init__(self, epoch: int) -> None:
+        super().__init__()
+        self.epoch = epoch
+
+    def log(self, message: str) -> None:
+        super().log(message)
+        if message.startswith(f"epoch {self.epoch}/"):
+            raise KeyboardInterrupt
+
+
+def test_interrupted_training_resumes_from_its_last_epoch(encoded_artifact) -> None:
+    store = Store()
+    with pytest.raises(KeyboardInterrupt):
+        train(
+            encoded=encoded_artifact,
+            params=params(epochs=3),
+            store=store,
+            progress=InterruptAfter(2),
+        )
+    assert not list((store.root / "train").glob("*/manifest.json"))
+    assert list((store.root / "partial" / "train").glob("*/state.json"))
+    progress = SilentProgress()
+    outcome = train(
+        encoded=encoded_artifact,
+        params=params(epochs=3),
+        store=store,
+        resume=True,
+        progress=progress,
+    )
+    assert any("resuming after epoch 2" in note for note in progress.notes)
+    assert [message.split()[1] for message in progress.logs] == ["3/3"]
+    history = json.loads((outcome.artifact.path / "history.json").read_text())
+    assert [record["epoch"] for record in history] == [1, 2, 3]
+    assert not list((store.root / "partial" / "train").glob("*/state.json"))
+
+
+def test_without_resume_an_interrupted_run_starts_over(encoded_artifact) -> None:
+    store = Store()
+    with pytest.raises(KeyboardInterrupt):
+        train(
+            encoded=encoded_artifact,
+            params=params(epochs=2),
+            store=store,
+            progress=InterruptAfter(1),
+        )
+    progress = SilentProgress()
+    train(encoded=encoded_artifact, params=params(epochs=2), store=store, progress=progress)
+    assert any("pass --resume" in note for note in progress.notes)
+    assert len(progress.logs) == 2
+
+
+def test_masked_recurrent_model_refuses_left_padding(sentiment_csv: Path) -> None:
+    store = Store()
+    dataset = download(params=DownloadParams(source=str(sentiment_csv)), store=store).artifact
+    normalized = normalize(dataset=dataset, params=NormalizeParams(), store=store).artifact
+    vocab = build_vocab(normalized=normalized, params=VocabParams(size=40), store=store).artifact
+    left = encode(
+        normalized=normalized,
+        vocab=vocab,
+        params=EncodeParams(length=12, padding="pre"),
+        store=store,
+    ).artifact
+    with pytest.raises(ConfigError, match="--padding post"):
+        train(encoded=left, params=params(model="lstm"), store=store)
+    assert train(encoded=left, params=params(model="mlp", epochs=1), store=store).status == "built"
+
+
+def test_unknown_model_lists_the_zoo(encoded_artifact) -> None:
+    with pytest.raises(ConfigError, match="Available models: .*bilstm.*lstm.*mlp"):
+        train(encoded=encoded_artifact, params=params(model="lstn"), store=Store())
+
+
+def test_balanced_class_weights() -> None:
+    weights = class_weights(np.array([0, 0, 0, 1]), 2)
+    assert weights == {0: pytest.approx(4 / 6), 1: pytest.approx(2.0)}
+
+
+def test_multiclass_and_balanced_weights_and_mixed_precision(tmp_path: Path) -> None:
+    store = Store()
+    path = write_csv(tmp_path / "three.csv", sentiment_rows(60, classes=3))
+    dataset = download(params=DownloadParams(source=str(path)), store=store).artifact
+    normalized = normalize(dataset=dataset, params=NormalizeParams(), store=store).artifact
+    vocab = build_vocab(normalized=normalized, params=VocabParams(size=40), store=store).artifact
+    encoded = encode(
+        normalized=normalized, vocab=vocab, params=EncodeParams(length=12), store=store
+    ).artifact
+    outcome = train(
+        encoded=encoded,
+        params=params(epochs=2, class_weight="balanced", mixed_precision=True),
+        store=store,
+        progress=SilentProgress(),
+    )
+    assert outcome.artifact.stats["num_classes"] == 3
+    history = json.loads((outcome.artifact.path / "history.json").read_text())
+    assert np.isfinite(history[-1]["loss"])
+
+
+def test_custom_cell_example_trains_through_the_stage(encoded_artifact) -> None:
+    spec = f"{REPO_ROOT / 'examples' / 'custom_cell.py'}:build"
+    outcome = train(encoded=encoded_artifact, params=params(model=spec, epochs=2), store=Store())
+    assert outcome.artifact.params["model"] == "custom:custom_cell.py:build"
+    assert "model_code" in outcome.artifact.inputs
+    history = json.loads((outcome.artifact.path / "history.json").read_text())
+    assert history[-1]["loss"] < history[0]["loss"]

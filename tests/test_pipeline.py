@@ -1,0 +1,102 @@
+"""`run` through the library: caching, partial re-runs, dry runs, forcing, records."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import tiny_pipeline_toml
+from textpipe.artifacts import Store
+from textpipe.errors import ConfigError
+from textpipe.pipeline import (
+    available_presets,
+    load_config,
+    plan_pipeline,
+    read_run_record,
+    run_pipeline,
+)
+
+
+@pytest.fixture
+def pipeline_file(tmp_path: Path, sentiment_csv: Path, sentiment_test_csv: Path) -> Path:
+    return tiny_pipeline_toml(tmp_path / "tiny.toml", sentiment_csv, sentiment_test_csv)
+
+
+def statuses(result) -> dict[str, str]:
+    return {stage: outcome.status for stage, outcome in result.outcomes.items()}
+
+
+def test_second_run_is_entirely_cached_and_a_set_change_reruns_from_that_stage(
+    pipeline_file: Path,
+) -> None:
+    store = Store()
+    first = run_pipeline(load_config(str(pipeline_file)), store)
+    assert set(statuses(first).values()) == {"built"}
+    assert first.metrics["examples"] == 24
+    second = run_pipeline(load_config(str(pipeline_file)), store)
+    assert set(statuses(second).values()) == {"cached"}
+    changed = run_pipeline(load_config(str(pipeline_file), ["vocab.size=30"]), store)
+    assert statuses(changed) == {
+        "download": "cached",
+        "normalize": "cached",
+        "vocab": "built",
+        "encode": "built",
+        "train": "built",
+        "evaluate": "built",
+    }
+    record = read_run_record(store, "tiny")
+    assert record["stages"]["vocab"]["params"]["size"] == 30
+
+
+def test_dry_run_says_what_would_run_and_why(pipeline_file: Path) -> None:
+    store = Store()
+    plans = plan_pipeline(load_config(str(pipeline_file)), store)
+    assert [plan.reason for plan in plans][:2] == ["not built yet", "an input will be rebuilt"]
+    run_pipeline(load_config(str(pipeline_file)), store)
+    plans = {
+        plan.stage: plan
+        for plan in plan_pipeline(load_config(str(pipeline_file), ["train.epochs=3"]), store)
+    }
+    assert plans["encode"].cached and plans["encode"].reason == "cached"
+    assert not plans["train"].cached and plans["train"].reason == "train.epochs 2 -> 3"
+    assert plans["evaluate"].reason == "input model changed"
+    assert (
+        not list((store.root / "train").glob("*"))
+        or len(list((store.root / "train").glob("*"))) == 1
+    )
+
+
+def test_force_and_until(pipeline_file: Path) -> None:
+    store = Store()
+    partial = run_pipeline(load_config(str(pipeline_file)), store, until="vocab")
+    assert list(partial.outcomes) == ["download", "normalize", "vocab"]
+    forced = run_pipeline(load_config(str(pipeline_file)), store, force="vocab", until="encode")
+    assert statuses(forced) == {
+        "download": "cached",
+        "normalize": "cached",
+        "vocab": "built",
+        "encode": "built",
+    }
+
+
+def test_bundled_presets_are_valid_and_unknown_ones_suggest_a_name() -> None:
+    presets = available_presets()
+    assert {
+        "imdb-mlp",
+        "imdb-lstm",
+        "imdb-bilstm",
+        "imdb-mlp-classic",
+        "imdb-lstm-classic",
+        "imdb-bilstm-classic",
+    } <= set(presets)
+    data_stages = set()
+    for name in ("imdb-mlp", "imdb-lstm", "imdb-bilstm"):
+        config = load_config(name)
+        data_stages.add((config.download, config.normalize, config.vocab, config.encode))
+    assert len(data_stages) == 1, "the three IMDB presets must share their data artifacts"
+    classic = load_config("imdb-lstm-classic")
+    assert (classic.vocab.size, classic.encode.length, classic.train.batch_size) == (1024, 64, 64)
+    assert (classic.train.learning_rate, classic.train.epochs) == (1e-4, 10)
+    with pytest.raises(ConfigError, match="Unknown preset 'imdb-lstn'. Did you mean 'imdb-lstm'"):
+        load_config("imdb-lstn")
