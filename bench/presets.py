@@ -17,7 +17,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
+EXTRA_RUNS = {
+    "imdb-bag": 'model = "bag"',
+    "imdb-bag-bigrams": 'model = "bag"\nbigrams = true',
+    "imdb-cnn": 'model = "cnn"',
+    "imdb-gru": 'model = "gru"',
+}
 DEFAULT_PRESETS = (
     "imdb-mlp",
     "imdb-lstm",
@@ -38,6 +45,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("presets", nargs="*", default=list(DEFAULT_PRESETS))
     parser.add_argument("--home", help="artifact root to use (default: a fresh temporary folder)")
+    parser.add_argument("--no-extra", action="store_true", help="skip the extra zoo runs")
     args = parser.parse_args()
     home = args.home or tempfile.mkdtemp(prefix="textpipe-bench-")
     env = {**os.environ, "TEXTPIPE_HOME": home}
@@ -59,6 +67,30 @@ def main() -> None:
             "preset": preset,
             "cold_seconds": round(cold, 1),
             "cached_seconds": round(cached, 2),
+            **report,
+        }
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    for name, changes in ({} if args.no_extra else EXTRA_RUNS).items():
+        # more zoo models on the same data, so that the report compares ten runs
+        text = (Path(__file__).resolve().parents[1] / "pipelines" / "imdb-lstm.toml").read_text()
+        text = text.replace('model = "lstm"', changes)
+        path = Path(home) / f"{name}.toml"
+        path.write_text(text)
+        cold = timed([*textpipe, "run", str(path)], env)
+        report = json.loads(
+            subprocess.run(
+                [*textpipe, "report", name, "--format", "json"],
+                env=env,
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
+        )[0]
+        row = {
+            "preset": f"{name} (imdb-lstm, {changes})",
+            "cold_seconds": round(cold, 1),
+            "cached_seconds": None,
             **report,
         }
         rows.append(row)

@@ -59,7 +59,7 @@ def test_overrides_go_through_the_same_validation() -> None:
         ConfigError, match=r"\[train.epochs\] expected a positive integer, got 'many'"
     ):
         parse_pipeline(data, name="t", location="t.toml", overrides=["train.epochs=many"])
-    with pytest.raises(ConfigError, match="expected STAGE.KEY=VALUE"):
+    with pytest.raises(ConfigError, match=r"expected STAGE\.KEY=VALUE"):
         parse_pipeline(data, name="t", location="t.toml", overrides=["epochs"])
     with pytest.raises(ConfigError, match="unknown stage 'trian'"):
         parse_pipeline(data, name="t", location="t.toml", overrides=["trian.epochs=1"])

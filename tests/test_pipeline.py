@@ -98,5 +98,5 @@ def test_bundled_presets_are_valid_and_unknown_ones_suggest_a_name() -> None:
     classic = load_config("imdb-lstm-classic")
     assert (classic.vocab.size, classic.encode.length, classic.train.batch_size) == (1024, 64, 64)
     assert (classic.train.learning_rate, classic.train.epochs) == (1e-4, 10)
-    with pytest.raises(ConfigError, match="Unknown preset 'imdb-lstn'. Did you mean 'imdb-lstm'"):
+    with pytest.raises(ConfigError, match=r"Unknown preset 'imdb-lstn'\. Did you mean 'imdb-lstm'"):
         load_config("imdb-lstn")

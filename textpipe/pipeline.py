@@ -272,69 +272,35 @@ def run_pipeline(
             on_stage(outcome)
         return outcome.artifact
 
-    steps = [
-        (
-            "download",
-            lambda: download(
-                params=config.download, store=store, force=forced("download"), progress=progress
-            ),
+    def common(stage: str) -> dict[str, Any]:
+        return {"store": store, "force": forced(stage), "progress": progress}
+
+    steps: dict[str, Any] = {
+        "download": lambda: download(params=config.download, **common("download")),
+        "normalize": lambda: normalize(
+            dataset=artifacts["download"], params=config.normalize, **common("normalize")
         ),
-        (
-            "normalize",
-            lambda: normalize(
-                dataset=artifacts["download"],
-                params=config.normalize,
-                store=store,
-                force=forced("normalize"),
-                progress=progress,
-            ),
+        "vocab": lambda: build_vocab(
+            normalized=artifacts["normalize"], params=config.vocab, **common("vocab")
         ),
-        (
-            "vocab",
-            lambda: build_vocab(
-                normalized=artifacts["normalize"],
-                params=config.vocab,
-                store=store,
-                force=forced("vocab"),
-                progress=progress,
-            ),
+        "encode": lambda: encode(
+            normalized=artifacts["normalize"],
+            vocab=artifacts["vocab"],
+            params=config.encode,
+            **common("encode"),
         ),
-        (
-            "encode",
-            lambda: encode(
-                normalized=artifacts["normalize"],
-                vocab=artifacts["vocab"],
-                params=config.encode,
-                store=store,
-                force=forced("encode"),
-                progress=progress,
-            ),
+        "train": lambda: train(
+            encoded=artifacts["encode"], params=config.train, resume=resume, **common("train")
         ),
-        (
-            "train",
-            lambda: train(
-                encoded=artifacts["encode"],
-                params=config.train,
-                store=store,
-                force=forced("train"),
-                resume=resume,
-                progress=progress,
-            ),
+        "evaluate": lambda: evaluate(
+            trained=artifacts["train"],
+            encoded=artifacts["encode"],
+            params=config.evaluate,
+            **common("evaluate"),
         ),
-        (
-            "evaluate",
-            lambda: evaluate(
-                trained=artifacts["train"],
-                encoded=artifacts["encode"],
-                params=config.evaluate,
-                store=store,
-                force=forced("evaluate"),
-                progress=progress,
-            ),
-        ),
-    ]
+    }
     try:
-        for index, (stage, step) in enumerate(steps):
+        for index, (stage, step) in enumerate(steps.items()):
             if index > until_index:
                 break
             record(stage, step())

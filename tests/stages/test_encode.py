@@ -115,7 +115,7 @@ def test_fast_path_ids_equal_tokenizer_json_ids(tmp_path: Path) -> None:
 
 def test_vocabulary_from_another_normalization_is_rejected(reviews_csv: Path) -> None:
     store = Store()
-    normalized, vocab, _ = chain(reviews_csv, store)
+    _, vocab, _ = chain(reviews_csv, store)
     dataset = download(params=DownloadParams(source=str(reviews_csv)), store=store).artifact
     other = normalize(
         dataset=dataset, params=NormalizeParams(lowercase=False), store=store

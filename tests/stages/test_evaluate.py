@@ -51,7 +51,7 @@ def test_evaluate_writes_metrics_and_predictions(encoded_artifact) -> None:
         ).status
         == "cached"
     )
-    with pytest.raises(InputError, match="no split 'dev'. Splits: train, validation, test"):
+    with pytest.raises(InputError, match=r"no split 'dev'\. Splits: train, validation, test"):
         evaluate(
             trained=trained,
             encoded=encoded_artifact,

@@ -144,7 +144,7 @@ def test_masked_recurrent_model_refuses_left_padding(sentiment_csv: Path) -> Non
 
 
 def test_unknown_model_lists_the_zoo(encoded_artifact) -> None:
-    with pytest.raises(ConfigError, match="Available models: .*bilstm.*lstm.*mlp"):
+    with pytest.raises(ConfigError, match=r"Available models: .*bilstm.*lstm.*mlp"):
         train(encoded=encoded_artifact, params=params(model="lstn"), store=Store())
 
 
