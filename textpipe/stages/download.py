@@ -181,7 +181,13 @@ def _load(resolved: ResolvedSource, params: DownloadParams, cache_dir: Path | No
     except Exception as error:  # datasets wraps parsing and network errors in many types
         name = type(error).__name__
         if "NotFound" in name or "Connection" in name or "HTTP" in name:
-            raise InputError(f"Cannot load dataset {params.source!r}: {error}") from None
+            hint = ""
+            if resolved.kind == "hub":
+                hint = (
+                    f" Offline? Set {MIRROR_VARIABLE} to a folder that holds {params.source} "
+                    "in the hub's layout."
+                )
+            raise InputError(f"Cannot load dataset {params.source!r}: {error}.{hint}") from None
         raise InputError(f"Cannot read {params.source!r} ({name}): {error}") from None
 
 
