@@ -21,7 +21,6 @@ construction. The work is split across threads (Arrow kernels release the GIL).
 from __future__ import annotations
 
 import os
-import sys
 import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
@@ -262,8 +261,3 @@ def _drop_flat(lists: pa.ListArray, drop: pa.Array) -> pa.ListArray:
     new_offsets = (offsets - cumulative[offsets]).astype(np.int32)
     values = lists.flatten().filter(pa.compute.invert(drop))
     return pa.ListArray.from_arrays(pa.array(new_offsets), values)
-
-
-def unicode_tables_note() -> str:
-    """Which Unicode database defines P*/S* for the reference loop (for benchmark records)."""
-    return f"Python {sys.version.split()[0]} unicodedata {unicodedata.unidata_version}"

@@ -58,6 +58,8 @@ def cli(context: click.Context, debug: bool) -> None:
     """
     context.ensure_object(dict)
     context.obj["debug"] = debug
+    if debug:
+        os.environ["TEXTPIPE_DEBUG"] = "1"  # library code (backend start-up logs) reads this
 
 
 def _register() -> None:

@@ -69,6 +69,7 @@ def command(run: str, overrides: tuple[str, ...]) -> None:
     from textpipe.cli.common import store
     from textpipe.cli.console import stdout_console
     from textpipe.config import STAGE_NAMES
+    from textpipe.errors import TextpipeError
     from textpipe.models import build_model, load_model
     from textpipe.pipeline import load_config, resolve_run_artifacts
 
@@ -77,7 +78,7 @@ def command(run: str, overrides: tuple[str, ...]) -> None:
     config = load_config(run, overrides)
     try:
         artifacts = {} if overrides else resolve_run_artifacts(config.name, artifact_store)
-    except Exception:
+    except TextpipeError:  # nothing built yet: show the preset alone
         artifacts = {}
     table = Table(title=f"{config.name}: {config.description}", show_header=True)
     table.add_column("stage")
@@ -90,8 +91,7 @@ def command(run: str, overrides: tuple[str, ...]) -> None:
         table.add_row(stage, text, f"{artifact.short_key} (built)" if artifact else "not built")
     console.print(table)
 
-    keras = load_keras()
-    del keras
+    load_keras()
     trained = artifacts.get("train")
     if trained is not None:
         model = load_model(trained.file("model.keras"), spec=trained.stats.get("model_spec"))
