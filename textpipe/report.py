@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -176,16 +177,26 @@ def to_csv(rows: list[ReportRow]) -> str:
     return buffer.getvalue()
 
 
-def to_markdown(rows: list[ReportRow]) -> str:
+def formatted_cells(
+    rows: list[ReportRow], columns: tuple[str, ...], highlight: Callable[[str], str]
+) -> list[list[str]]:
+    """Each row's cells as text, the best value of every metric column passed to ``highlight``."""
     best = best_values(rows)
-    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    table = []
     for row in rows:
         cells = []
-        for name in COLUMNS:
+        for name in columns:
             text = format_value(name, row.values[name])
             if name in best and row.values[name] == best[name]:
-                text = f"**{text}**"
+                text = highlight(text)
             cells.append(text)
+        table.append(cells)
+    return table
+
+
+def to_markdown(rows: list[ReportRow]) -> str:
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    for cells in formatted_cells(rows, COLUMNS, lambda text: f"**{text}**"):
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

@@ -53,9 +53,8 @@ def command(
     """
     from textpipe.cli.common import store
     from textpipe.report import (
-        best_values,
         collect_rows,
-        format_value,
+        formatted_cells,
         plot,
         sort_rows,
         to_csv,
@@ -78,18 +77,11 @@ def command(
         if not rows:
             click.echo(f"No evaluated runs under {store().root}. Run `textpipe run PRESET` first.")
         else:
-            best = best_values(rows)
             table = Table(show_header=True)
             for name in TABLE_COLUMNS:
                 justify = "left" if name in ("run", "model", "data") else "right"
                 table.add_column(TABLE_HEADERS.get(name, name), justify=justify)
-            for row in rows:
-                cells = []
-                for name in TABLE_COLUMNS:
-                    text = format_value(name, row.values[name])
-                    if name in best and row.values[name] == best[name]:
-                        text = f"[bold green]{text}[/bold green]"
-                    cells.append(text)
+            for cells in formatted_cells(rows, TABLE_COLUMNS, "[bold green]{}[/bold green]".format):
                 table.add_row(*cells)
             stdout_console().print(table)
     if plot_path is not None:
