@@ -125,10 +125,6 @@ class Params:
         return errors
 
     @classmethod
-    def field_help(cls) -> dict[str, str]:
-        return {item.name: item.metadata.get("help", "") for item in dataclasses.fields(cls)}
-
-    @classmethod
     def from_mapping(cls, data: dict[str, Any], location: str | None = None) -> Self:
         """Build from a mapping (a TOML table), reporting unknown keys and bad values at once."""
         instance, errors = cls.parse(data, location)
@@ -173,9 +169,6 @@ class Params:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
-
-    def replace(self, **changes: Any) -> Self:
-        return dataclasses.replace(self, **changes)
 
 
 @dataclass(frozen=True, kw_only=True)

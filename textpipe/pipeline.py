@@ -85,16 +85,18 @@ class PlannedStage:
     reason: str
 
 
-def _stage_inputs(config: PipelineConfig) -> list[tuple[str, dict[str, Any], dict[str, str]]]:
-    """(stage, keyed params, inputs) for every stage, keys chained."""
+def _stage_inputs(
+    config: PipelineConfig,
+) -> list[tuple[str, str, dict[str, Any], dict[str, str]]]:
+    """(stage, key, keyed params, inputs) for every stage, keys chained."""
     from textpipe.stages import download, encode, evaluate, normalize, train, vocab
 
-    planned: list[tuple[str, dict[str, Any], dict[str, str]]] = []
+    planned: list[tuple[str, str, dict[str, Any], dict[str, str]]] = []
     keys: dict[str, str] = {}
 
     def add(stage: str, version: int, params: dict[str, Any], inputs: dict[str, str]) -> None:
         keys[stage] = compute_key(stage=stage, version=version, params=params, inputs=inputs)
-        planned.append((stage, params, inputs))
+        planned.append((stage, keys[stage], params, inputs))
 
     resolved, download_params = download.source_fingerprint(config.download)
     add("download", download.VERSION, download_params, {"source": resolved.fingerprint})
@@ -120,13 +122,6 @@ def _stage_inputs(config: PipelineConfig) -> list[tuple[str, dict[str, Any], dic
         {"model": keys["train"], "encoded": keys["encode"]},
     )
     return planned
-
-
-def _versions() -> dict[str, int]:
-    from textpipe.stages import download, encode, evaluate, normalize, train, vocab
-
-    modules = (download, normalize, vocab, encode, train, evaluate)
-    return {module.STAGE: module.VERSION for module in modules}
 
 
 def read_run_record(store: Store, name: str) -> dict[str, Any] | None:
@@ -173,10 +168,9 @@ def plan_pipeline(
     previous_stages = previous.get("stages", {})
     plans: list[PlannedStage] = []
     rebuilt_inputs: set[str] = set()
-    for index, (stage, params, inputs) in enumerate(_stage_inputs(config)):
+    for index, (stage, key, params, inputs) in enumerate(_stage_inputs(config)):
         if index > until_index:
             break
-        key = compute_key(stage=stage, version=_versions()[stage], params=params, inputs=inputs)
         cached = store.find(stage, key) is not None
         forced = force_index is not None and index >= force_index
         if forced:

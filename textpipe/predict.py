@@ -79,8 +79,8 @@ def load_predictor(name_or_path: str, store: Store) -> Predictor:
     """
     from tokenizers import Tokenizer
 
-    from textpipe.backend import load_keras
-    from textpipe.models import load_model
+    from textpipe.stages.train import load_trained_model
+    from textpipe.stages.vocab import TOKENIZER_FILE
 
     artifacts = resolve_run_artifacts(name_or_path, store)
     trained = artifacts.get("train")
@@ -92,10 +92,9 @@ def load_predictor(name_or_path: str, store: Store) -> Predictor:
             f"The encode or vocab artifact of {name_or_path!r} is not in the store {store.root}; "
             "rebuild them (textpipe run ... --until encode)."
         )
-    load_keras()
-    model = load_model(trained.file("model.keras"), spec=trained.stats.get("model_spec"))
+    model = load_trained_model(trained)
     return Predictor(
-        tokenizer=Tokenizer.from_file(str(vocab.file("tokenizer.json"))),
+        tokenizer=Tokenizer.from_file(str(vocab.file(TOKENIZER_FILE))),
         model=model,
         length=int(encoded.params["length"]),
         padding=encoded.params["padding"],

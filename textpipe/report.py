@@ -11,6 +11,7 @@ from typing import Any
 from textpipe.artifacts import Artifact, Store
 from textpipe.errors import InputError
 from textpipe.pipeline import run_records
+from textpipe.stages.train import HISTORY_FILE
 
 # metric -> True when higher is better
 METRIC_COLUMNS = {"accuracy": True, "f1": True, "roc_auc": True, "loss": False}
@@ -90,8 +91,8 @@ def collect_rows(store: Store, names: list[str] | tuple[str, ...] = ()) -> list[
         train_stats = trained.stats if trained else {}
         train_params = trained.params if trained else {}
         history: list[dict[str, Any]] = []
-        if trained and trained.has_file("history.json"):
-            history = json.loads((trained.path / "history.json").read_text())
+        if trained and trained.has_file(HISTORY_FILE):
+            history = json.loads((trained.path / HISTORY_FILE).read_text())
         metrics = evaluation.stats
         rows.append(
             ReportRow(

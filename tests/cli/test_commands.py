@@ -68,6 +68,7 @@ def test_errors_are_one_line_with_exit_code_and_traceback_only_under_debug(
     assert result.exit_code == 1 and "not a textpipe artifact" in result.output
     debug = runner.invoke(cli, ["--debug", "normalize", str(tmp_path / "missing")])
     assert "Traceback" in debug.output and debug.exit_code == 1
+    assert "TEXTPIPE_DEBUG" not in os.environ  # --debug lasts one command
 
 
 def test_bad_option_value_is_a_config_error(runner, reviews_csv: Path) -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import traceback
+from collections.abc import Iterator
 from typing import Any
 
 import click
@@ -18,6 +20,19 @@ def debug_enabled(context: click.Context | None = None) -> bool:
         return True
     root = context.find_root() if context else None
     return bool(root and root.obj and root.obj.get("debug"))
+
+
+@contextlib.contextmanager
+def _environment(name: str, value: str) -> Iterator[None]:
+    previous = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = previous
 
 
 class TextpipeGroup(click.Group):
@@ -59,7 +74,8 @@ def cli(context: click.Context, debug: bool) -> None:
     context.ensure_object(dict)
     context.obj["debug"] = debug
     if debug:
-        os.environ["TEXTPIPE_DEBUG"] = "1"  # library code (backend start-up logs) reads this
+        # library code (backend start-up logs) reads the variable; restored when the command ends
+        context.with_resource(_environment("TEXTPIPE_DEBUG", "1"))
 
 
 def _register() -> None:

@@ -70,8 +70,9 @@ def command(run: str, overrides: tuple[str, ...]) -> None:
     from textpipe.cli.console import stdout_console
     from textpipe.config import STAGE_NAMES
     from textpipe.errors import TextpipeError
-    from textpipe.models import build_model, load_model
+    from textpipe.models import build_model
     from textpipe.pipeline import load_config, resolve_run_artifacts
+    from textpipe.stages.train import load_trained_model
 
     console = stdout_console()
     artifact_store = store()
@@ -94,7 +95,7 @@ def command(run: str, overrides: tuple[str, ...]) -> None:
     load_keras()
     trained = artifacts.get("train")
     if trained is not None:
-        model = load_model(trained.file("model.keras"), spec=trained.stats.get("model_spec"))
+        model = load_trained_model(trained)
         note = f"trained model from {trained.path}"
     else:
         vocab = artifacts.get("vocab")

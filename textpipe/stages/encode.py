@@ -18,7 +18,7 @@ from textpipe.errors import InputError
 from textpipe.progress import Progress, or_silent
 from textpipe.stages.tables import read_split, split_names
 from textpipe.stages.vocab import vocabulary_tokens
-from textpipe.textops import OOV_ID, default_threads, split_tokens
+from textpipe.textops import OOV_ID, PAD_ID, default_threads, split_tokens
 
 if TYPE_CHECKING:
     import numpy as np
@@ -74,7 +74,7 @@ def pad_ids(
     # Filling a boolean mask assigns in row-major order, so the kept ids land row by row.
     columns = np.arange(length)
     filled = columns < kept[:, None] if padding == "post" else columns >= (length - kept)[:, None]
-    matrix = np.zeros((len(row_lengths), length), dtype=np.int32)
+    matrix = np.full((len(row_lengths), length), PAD_ID, dtype=np.int32)
     matrix[filled] = flat_ids
     if empty.any():
         matrix[empty, length - 1 if padding == "pre" else 0] = OOV_ID

@@ -86,15 +86,12 @@ def evaluate(
     check_compatible(trained, encoded)
 
     def build(directory: Path) -> dict[str, Any]:
-        from textpipe.backend import load_keras
-        from textpipe.models import load_model
-
-        load_keras()
+        from textpipe.stages.train import load_trained_model
 
         ids = np.load(encoded.file(f"{params.split}.ids.npy"))
         labels = np.load(encoded.file(f"{params.split}.labels.npy"))
         with progress.task(f"evaluate: {params.split} ({len(ids):,} rows)", total=None):
-            model = load_model(trained.file("model.keras"), spec=trained.stats.get("model_spec"))
+            model = load_trained_model(trained)
             probabilities = predict_probabilities(model, ids, batch_size=params.batch_size)
         metrics = classification_metrics(labels, probabilities, list(trained.stats["label_names"]))
         metrics["split"] = params.split

@@ -88,6 +88,14 @@ def _resolve_jit_compile(setting: str, info_recurrent: bool) -> bool:
     return not (backend == "tensorflow" and info_recurrent and has_gpu())
 
 
+def load_trained_model(trained: Artifact) -> keras.Model:
+    """The model of a train artifact, with its custom code (if any) loaded first."""
+    from textpipe.models import load_model
+
+    load_keras()
+    return load_model(trained.file(MODEL_FILE), spec=trained.stats.get("model_spec"))
+
+
 def class_weights(labels: np.ndarray, num_classes: int) -> dict[int, float]:
     """``balanced`` weights: n_samples / (n_classes * count of the class)."""
     import numpy as np
