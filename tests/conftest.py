@@ -119,9 +119,18 @@ def sentiment_test_csv(tmp_path: Path) -> Path:
     return write_csv(tmp_path / "sentiment-test.csv", sentiment_rows(24, seed=1))
 
 
-@pytest.fixture
-def encoded_artifact(sentiment_csv: Path, sentiment_test_csv: Path):
-    """A tiny encode artifact (vocabulary 40, length 12) with train, validation and test."""
+def encode_chain(
+    source: Path,
+    store=None,
+    *,
+    test: Path | None = None,
+    validation_size: float = 0.0,
+    strip_html: bool = True,
+    size: int = 40,
+    length: int = 12,
+    **encode_options,
+):
+    """download → normalize → vocab → encode on a small file: (normalized, vocab, outcome)."""
     from textpipe.artifacts import Store
     from textpipe.config import DownloadParams, EncodeParams, NormalizeParams, VocabParams
     from textpipe.stages.download import download
@@ -129,18 +138,34 @@ def encoded_artifact(sentiment_csv: Path, sentiment_test_csv: Path):
     from textpipe.stages.normalize import normalize
     from textpipe.stages.vocab import build_vocab
 
-    store = Store()
+    store = store or Store()
     dataset = download(
         params=DownloadParams(
-            source=str(sentiment_csv), test_file=str(sentiment_test_csv), validation_size=0.25
+            source=str(source),
+            test_file=str(test) if test else None,
+            validation_size=validation_size,
         ),
         store=store,
     ).artifact
-    normalized = normalize(dataset=dataset, params=NormalizeParams(), store=store).artifact
-    vocab = build_vocab(normalized=normalized, params=VocabParams(size=40), store=store).artifact
-    return encode(
-        normalized=normalized, vocab=vocab, params=EncodeParams(length=12), store=store
+    normalized = normalize(
+        dataset=dataset, params=NormalizeParams(strip_html=strip_html), store=store
     ).artifact
+    vocab = build_vocab(normalized=normalized, params=VocabParams(size=size), store=store).artifact
+    encoded = encode(
+        normalized=normalized,
+        vocab=vocab,
+        params=EncodeParams(length=length, **encode_options),
+        store=store,
+    )
+    return normalized, vocab, encoded
+
+
+@pytest.fixture
+def encoded_artifact(sentiment_csv: Path, sentiment_test_csv: Path):
+    """A tiny encode artifact (vocabulary 40, length 12) with train, validation and test."""
+    return encode_chain(
+        sentiment_csv, test=sentiment_test_csv, validation_size=0.25, strip_html=False
+    )[2].artifact
 
 
 TINY_MODEL = {"embedding_dim": 8, "units": 8}

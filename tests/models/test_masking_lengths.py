@@ -6,14 +6,9 @@ import keras
 import numpy as np
 import pytest
 
-from tests.conftest import write_csv
+from tests.conftest import encode_chain, write_csv
 from textpipe.artifacts import Store
-from textpipe.config import DownloadParams, EncodeParams, NormalizeParams, VocabParams
 from textpipe.models import MODEL_NAMES, build_model, model_info
-from textpipe.stages.download import download
-from textpipe.stages.encode import encode
-from textpipe.stages.normalize import normalize
-from textpipe.stages.vocab import build_vocab
 
 MASKED = [name for name in MODEL_NAMES if model_info(name).masked]
 
@@ -28,16 +23,10 @@ def encodings(tmp_path_factory: pytest.TempPathFactory) -> dict[int, np.ndarray]
         for count in (3, 9, 20, 35, 60)
     ]
     store = Store(folder / "artifacts")
-    dataset = download(
-        params=DownloadParams(source=str(write_csv(folder / "r.csv", rows))), store=store
-    ).artifact
-    normalized = normalize(dataset=dataset, params=NormalizeParams(), store=store).artifact
-    vocab = build_vocab(normalized=normalized, params=VocabParams(size=30), store=store).artifact
+    source = write_csv(folder / "r.csv", rows)
     result = {}
     for length in (64, 128):
-        encoded = encode(
-            normalized=normalized, vocab=vocab, params=EncodeParams(length=length), store=store
-        )
+        _, _, encoded = encode_chain(source, store, strip_html=False, size=30, length=length)
         result[length] = np.load(encoded.artifact.path / "train.ids.npy")
     assert (result[128][:, 64:] == 0).all() and (result[64] != 0).sum() == (result[128] != 0).sum()
     return result

@@ -8,15 +8,15 @@ import numpy as np
 import pytest
 from tokenizers import Tokenizer
 
-from tests.conftest import write_csv
+from tests.conftest import encode_chain, write_csv
 from tests.stages.test_normalize import LATIN1_SAMPLES, TRICKY
 from textpipe.artifacts import Store
-from textpipe.config import DownloadParams, EncodeParams, NormalizeParams, VocabParams
+from textpipe.config import DownloadParams, EncodeParams, NormalizeParams
 from textpipe.errors import InputError
 from textpipe.stages.download import download
 from textpipe.stages.encode import encode, pad_ids
 from textpipe.stages.normalize import normalize
-from textpipe.stages.vocab import TOKENIZER_FILE, build_vocab
+from textpipe.stages.vocab import TOKENIZER_FILE
 
 
 def python_pad(rows: list[list[int]], length: int, padding: str, truncation: str) -> np.ndarray:
@@ -46,29 +46,8 @@ def test_pad_ids_matches_a_python_reference(padding: str, truncation: str, lengt
     assert padded.empty == sum(not row for row in rows)
 
 
-def chain(
-    path: Path,
-    store: Store,
-    *,
-    size: int = 50,
-    length: int = 6,
-    test: Path | None = None,
-    **encode_options,
-):
-    dataset = download(
-        params=DownloadParams(source=str(path), test_file=str(test) if test else None), store=store
-    ).artifact
-    normalized = normalize(
-        dataset=dataset, params=NormalizeParams(strip_html=True), store=store
-    ).artifact
-    vocab = build_vocab(normalized=normalized, params=VocabParams(size=size), store=store).artifact
-    encoded = encode(
-        normalized=normalized,
-        vocab=vocab,
-        params=EncodeParams(length=length, **encode_options),
-        store=store,
-    )
-    return normalized, vocab, encoded
+def chain(path: Path, store: Store, *, size: int = 50, length: int = 6, **options):
+    return encode_chain(path, store, size=size, length=length, **options)
 
 
 def test_outputs_and_statistics(reviews_csv: Path, reviews_test_csv: Path) -> None:

@@ -8,16 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import REPO_ROOT, TINY_MODEL, sentiment_rows, write_csv
+from tests.conftest import REPO_ROOT, TINY_MODEL, encode_chain, sentiment_rows, write_csv
 from textpipe.artifacts import Store
-from textpipe.config import DownloadParams, EncodeParams, NormalizeParams, TrainParams, VocabParams
+from textpipe.config import TrainParams
 from textpipe.errors import ConfigError
 from textpipe.progress import SilentProgress
-from textpipe.stages.download import download
-from textpipe.stages.encode import encode
-from textpipe.stages.normalize import normalize
 from textpipe.stages.train import class_weights, train
-from textpipe.stages.vocab import build_vocab
 
 
 def params(**changes) -> TrainParams:
@@ -129,15 +125,7 @@ def test_without_resume_an_interrupted_run_starts_over(encoded_artifact) -> None
 
 def test_masked_recurrent_model_refuses_left_padding(sentiment_csv: Path) -> None:
     store = Store()
-    dataset = download(params=DownloadParams(source=str(sentiment_csv)), store=store).artifact
-    normalized = normalize(dataset=dataset, params=NormalizeParams(), store=store).artifact
-    vocab = build_vocab(normalized=normalized, params=VocabParams(size=40), store=store).artifact
-    left = encode(
-        normalized=normalized,
-        vocab=vocab,
-        params=EncodeParams(length=12, padding="pre"),
-        store=store,
-    ).artifact
+    left = encode_chain(sentiment_csv, store, strip_html=False, padding="pre")[2].artifact
     with pytest.raises(ConfigError, match="--padding post"):
         train(encoded=left, params=params(model="lstm"), store=store)
     assert train(encoded=left, params=params(model="mlp", epochs=1), store=store).status == "built"
@@ -156,12 +144,7 @@ def test_balanced_class_weights() -> None:
 def test_multiclass_and_balanced_weights_and_mixed_precision(tmp_path: Path) -> None:
     store = Store()
     path = write_csv(tmp_path / "three.csv", sentiment_rows(60, classes=3))
-    dataset = download(params=DownloadParams(source=str(path)), store=store).artifact
-    normalized = normalize(dataset=dataset, params=NormalizeParams(), store=store).artifact
-    vocab = build_vocab(normalized=normalized, params=VocabParams(size=40), store=store).artifact
-    encoded = encode(
-        normalized=normalized, vocab=vocab, params=EncodeParams(length=12), store=store
-    ).artifact
+    encoded = encode_chain(path, store, strip_html=False)[2].artifact
     outcome = train(
         encoded=encoded,
         params=params(epochs=2, class_weight="balanced", mixed_precision=True),
