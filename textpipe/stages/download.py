@@ -10,6 +10,7 @@ import hashlib
 import os
 import shutil
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -72,12 +73,29 @@ class ResolvedSource:
     data_files: dict[str, str] | None = None
 
 
+@lru_cache(maxsize=256)
+def _content_digest(path: Path, size: int, modified_ns: int) -> str:
+    """sha256 of a file, remembered per process while its size and mtime stay the same.
+
+    `textpipe run` keys the download twice (the plan, then the stage), and a source can be
+    tens of megabytes: hash it once. The cache key is only a guard within one process; the
+    artifact key itself is the content hash.
+    """
+    del size, modified_ns
+    return file_sha256(path)
+
+
+def _file_digest(path: Path) -> str:
+    status = path.stat()
+    return _content_digest(path.resolve(), status.st_size, status.st_mtime_ns)
+
+
 def _folder_fingerprint(folder: Path) -> str:
     digest = hashlib.sha256()
     for path in sorted(folder.rglob("*")):
         relative = path.relative_to(folder)
         if path.is_file() and not any(part.startswith(".") for part in relative.parts):
-            digest.update(f"{relative.as_posix()}\0{file_sha256(path)}\0".encode())
+            digest.update(f"{relative.as_posix()}\0{_file_digest(path)}\0".encode())
     return "sha256:" + digest.hexdigest()
 
 
@@ -132,7 +150,7 @@ def resolve_source(params: DownloadParams) -> ResolvedSource:
         for split, file_path in files.items():
             if FILE_FORMATS[file_path.suffix.lower()] != "parquet":
                 _check_utf8(file_path)
-            digest.update(f"{split}\0{file_sha256(file_path)}\0".encode())
+            digest.update(f"{split}\0{_file_digest(file_path)}\0".encode())
         return ResolvedSource(
             "files",
             str(path),
