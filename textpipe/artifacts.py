@@ -1,10 +1,25 @@
-"""The artifact cache: keys, atomic writes, manifests, locks; the only code touching the cache.
+"""The artifact store: keys, layout, atomic writes, manifests, verification, locks.
 
-An artifact is a directory holding a stage's files and a ``manifest.json`` written last. Its key is
-the sha256 of the canonical JSON of ``{stage, version, params, inputs}``, where ``inputs`` maps each
-input's name to that input's key, so keys chain through the pipeline. Artifacts are built under the
-store root (``TEXTPIPE_HOME``, default ``./data``) in ``<stage>/<key[:16]>``; an explicit output
-directory receives a hard-linked copy of the stored artifact.
+This is the only module that knows where things live on disk. Under the store root
+(``TEXTPIPE_HOME``, default ``./data``)::
+
+    <stage>/<key[:16]>/          an artifact: its files and manifest.json (written last)
+    partial/<stage>/<key[:16]>/  an interrupted training's last checkpoint
+    runs/<name>.json             what a pipeline run used
+    .locks/                      one lock file per key and per -o folder
+    .verified/                   file size, mtime, inode and ctime of each verified artifact
+
+An artifact's key is the sha256 of the canonical JSON of ``{stage, version, params, inputs}``,
+where ``inputs`` maps each input's name to that input's key, so keys chain through the pipeline.
+An artifact exists only if its manifest parses, carries its own checksum, and every file matches
+its recorded sha256. Hashing a file again is skipped while its size, mtime, inode and ctime are
+those recorded when it was last hashed (as DVC does), so a cached run stays fast; ``verify``
+re-hashes everything. Stored files are read-only; ``-o`` receives real copies, so editing a copy
+cannot change the store.
+
+textpipe deletes or replaces only what it created: store entries, and ``-o`` folders that hold a
+textpipe artifact and nothing else. Every path built from a key, a stage or a run name is checked
+to resolve inside the store.
 """
 
 from __future__ import annotations
@@ -13,6 +28,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
 import time
 import uuid
@@ -24,11 +40,31 @@ from pathlib import Path
 from typing import Any, Literal
 
 from textpipe import __version__
-from textpipe.errors import ArtifactError, ConfigError
+from textpipe.config import STAGE_NAMES
+from textpipe.errors import ArtifactError, ConfigError, InputError
 
 MANIFEST_NAME = "manifest.json"
 KEY_DIR_LENGTH = 16
 INCOMPLETE_MARKER = ".incomplete-"
+RETIRED_MARKER = ".old-"
+RUNS_DIR = "runs"
+PARTIAL_DIR = "partial"
+LOCKS_DIR = ".locks"
+VERIFIED_DIR = ".verified"
+CHECKSUM_FIELD = "checksum"
+REQUIRED_FIELDS = ("stage", "version", "key", "params", "inputs", "files")
+
+KEY_PATTERN = re.compile(r"[0-9a-f]{64}")
+RUN_NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+FILE_NAME_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}")
+# Leftovers of an interrupted build or replacement: <name>.incomplete-<hex> / <name>.old-<hex>
+LEFTOVER_SUFFIX = re.compile(
+    rf"(?:{re.escape(INCOMPLETE_MARKER)}|{re.escape(RETIRED_MARKER)})[0-9a-f]{{8}}"
+)
+
+# Seconds to wait for another process that builds the same key before giving up.
+DEFAULT_LOCK_TIMEOUT = 6 * 3600.0
+STORED_FILE_MODE = 0o444
 
 Status = Literal["built", "cached"]
 Notice = Callable[[str], None]
@@ -70,9 +106,83 @@ def file_sha256(path: Path, chunk_size: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
+def is_key(value: Any) -> bool:
+    """Whether a value has the one format of a cache key (64 lowercase hex digits)."""
+    return isinstance(value, str) and KEY_PATTERN.fullmatch(value) is not None
+
+
+def check_key(value: Any, *, where: str) -> str:
+    """A cache key read from a file or an argument; ArtifactError for anything else."""
+    if not is_key(value):
+        raise ArtifactError(f"{where}: {value!r} is not a textpipe key (64 hex digits).")
+    return value
+
+
+def check_stage(stage: Any, *, where: str = "stage") -> str:
+    """A stage name read from a file or an argument; ArtifactError for an unknown one."""
+    if stage not in STAGE_NAMES:
+        raise ArtifactError(f"{where}: unknown stage {stage!r}. Stages: {', '.join(STAGE_NAMES)}.")
+    return stage
+
+
+def check_run_name(name: Any) -> str:
+    """A run name: letters, digits, '.', '_' and '-', no path separators."""
+    if not isinstance(name, str) or not RUN_NAME_PATTERN.fullmatch(name) or ".." in name:
+        raise InputError(
+            f"Invalid run name {name!r}: use letters, digits, '.', '_' and '-' (no '/' or '..')."
+        )
+    return name
+
+
+def manifest_checksum(manifest: Mapping[str, Any]) -> str:
+    """The sha256 of a manifest's canonical JSON without its checksum field."""
+    body = {name: value for name, value in manifest.items() if name != CHECKSUM_FIELD}
+    return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
+
+
+def _manifest_problem(manifest: Any) -> str | None:
+    """Why a parsed manifest cannot be trusted, or None."""
+    if not isinstance(manifest, dict) or any(name not in manifest for name in REQUIRED_FIELDS):
+        return "its manifest lacks required fields"
+    if manifest.get(CHECKSUM_FIELD) is None:
+        return "its manifest has no checksum (written by an older textpipe?)"
+    try:
+        if manifest_checksum(manifest) != manifest[CHECKSUM_FIELD]:
+            return "its manifest does not match its checksum"
+    except ConfigError:
+        return "its manifest holds non-JSON values"
+    if not is_key(manifest["key"]) or manifest["stage"] not in STAGE_NAMES:
+        return "its manifest names an invalid key or stage"
+    if not isinstance(manifest["inputs"], dict) or not isinstance(manifest["files"], list):
+        return "its manifest is malformed"
+    for entry in manifest["files"]:
+        name = entry.get("name") if isinstance(entry, dict) else None
+        if (
+            not isinstance(name, str)
+            or not FILE_NAME_PATTERN.fullmatch(name)
+            or name == MANIFEST_NAME
+            or not isinstance(entry.get("size"), int)
+            or not isinstance(entry.get("sha256"), str)
+        ):
+            return f"its manifest lists an invalid file entry {entry!r}"
+    return None
+
+
+def read_manifest(directory: Path) -> dict[str, Any] | None:
+    """The parsed manifest of a directory when it looks like a textpipe manifest, else None.
+
+    This checks the manifest alone, not the files; ``inspect`` checks both.
+    """
+    try:
+        manifest = json.loads((directory / MANIFEST_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+    return manifest if _manifest_problem(manifest) is None else None
+
+
 @dataclass(frozen=True)
 class Artifact:
-    """A complete artifact directory and its parsed manifest."""
+    """A complete, verified artifact directory and its parsed manifest."""
 
     path: Path
     manifest: dict[str, Any]
@@ -101,57 +211,95 @@ class Artifact:
     def stats(self) -> dict[str, Any]:
         return self.manifest.get("stats", {})
 
+    def input_key(self, name: str) -> str | None:
+        """The key of one of the artifact's inputs, validated; None when it has no such input."""
+        value = self.inputs.get(name)
+        if value is None:
+            return None
+        return check_key(value, where=f"{self.path / MANIFEST_NAME}: input {name!r}")
+
     def file(self, name: str) -> Path:
         """The path of one of the artifact's files; ArtifactError when it is missing."""
-        path = self.path / name
-        if not path.is_file():
+        if name not in {entry["name"] for entry in self.manifest["files"]}:
             raise ArtifactError(f"{self.path}: file {name!r} is missing; rebuild the artifact.")
-        return path
+        return self.path / name
 
     def has_file(self, name: str) -> bool:
-        return (self.path / name).is_file()
+        return any(entry["name"] == name for entry in self.manifest["files"])
 
 
-def read_manifest(directory: Path) -> dict[str, Any] | None:
-    """The manifest of a directory, or None when it is absent, unreadable or inconsistent."""
-    try:
-        manifest = json.loads((directory / MANIFEST_NAME).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    required = ("stage", "version", "key", "params", "inputs", "files")
-    if not isinstance(manifest, dict) or any(name not in manifest for name in required):
-        return None
-    for entry in manifest["files"]:
+class DamagedArtifactError(ArtifactError):
+    """An artifact directory exists but cannot be trusted (unfinished, edited or corrupt)."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"{path}: damaged artifact: {reason}.")
+
+
+class _VerifiedFiles:
+    """Remembers each hashed file's (size, mtime, inode, ctime) so unchanged files are not
+    hashed again. Kept under the store root, keyed by the artifact directory's resolved path."""
+
+    def __init__(self, root: Path) -> None:
+        self.directory = root / VERIFIED_DIR
+
+    def _path(self, artifact_dir: Path) -> Path:
+        name = hashlib.sha256(str(artifact_dir.resolve()).encode("utf-8")).hexdigest()[:32]
+        return self.directory / f"{name}.json"
+
+    def load(self, artifact_dir: Path) -> dict[str, list[Any]]:
         try:
-            if (directory / entry["name"]).stat().st_size != entry["size"]:
-                return None
-        except (OSError, KeyError, TypeError):
-            return None
-    return manifest
+            record = json.loads(self._path(artifact_dir).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        if not isinstance(record, dict) or record.get("path") != str(artifact_dir.resolve()):
+            return {}
+        files = record.get("files")
+        return files if isinstance(files, dict) else {}
+
+    def save(self, artifact_dir: Path, files: dict[str, list[Any]]) -> None:
+        record = {"path": str(artifact_dir.resolve()), "files": files}
+        # a read-only store still verifies, by hashing every time
+        with contextlib.suppress(OSError):
+            write_text_atomic(self._path(artifact_dir), json.dumps(record))
+
+    def forget(self, artifact_dir: Path) -> None:
+        with contextlib.suppress(OSError):
+            self._path(artifact_dir).unlink()
 
 
-def open_artifact(path: str | Path, *, stage: str | tuple[str, ...] | None = None) -> Artifact:
-    """Open an artifact directory given by a user, checking that it comes from ``stage``.
+def _fingerprint(path: Path) -> list[Any]:
+    info = path.stat()
+    return [info.st_size, info.st_mtime_ns, info.st_ino, info.st_ctime_ns]
 
-    Raises:
-        ArtifactError: the directory is missing, has no readable manifest, or is another stage's.
-    """
-    directory = Path(path)
-    if not directory.is_dir():
-        raise ArtifactError(f"{directory}: no such artifact directory.")
-    manifest = read_manifest(directory)
-    if manifest is None:
-        raise ArtifactError(
-            f"{directory}: not a textpipe artifact (no complete {MANIFEST_NAME}); "
-            "it may be unfinished or corrupt, so rebuild it."
-        )
-    expected = (stage,) if isinstance(stage, str) else stage
-    if expected and manifest["stage"] not in expected:
-        raise ArtifactError(
-            f"{directory}: expected an artifact of stage {' or '.join(expected)!s}, "
-            f"got one of stage {manifest['stage']!r}."
-        )
-    return Artifact(path=directory, manifest=manifest)
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write a file through a uniquely named temporary file and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        temporary.write_text(text, encoding="utf-8")
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        raise
+
+
+def _write_manifest(directory: Path, manifest: dict[str, Any]) -> dict[str, Any]:
+    sealed = {name: value for name, value in manifest.items() if name != CHECKSUM_FIELD}
+    sealed[CHECKSUM_FIELD] = manifest_checksum(sealed)
+    write_text_atomic(directory / MANIFEST_NAME, json.dumps(sealed, indent=2) + "\n")
+    return sealed
+
+
+def _remove_tree(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _is_within(path: Path, parent: Path) -> bool:
+    return path == parent or path.is_relative_to(parent)
 
 
 @dataclass(frozen=True)
@@ -168,34 +316,26 @@ class Outcome:
         return f"{self.artifact.stage:<10}{self.status:<8}{self.artifact.short_key}  {timing}"
 
 
-@contextlib.contextmanager
-def _lock(path: Path, timeout: float = 24 * 3600) -> Iterator[None]:
-    from filelock import FileLock  # light, but only needed when something is built
+@dataclass(frozen=True)
+class VerifyReport:
+    """What ``Store.verify_all`` found."""
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(path), timeout=timeout):
-        yield
-
-
-def _remove_tree(path: Path) -> None:
-    shutil.rmtree(path, ignore_errors=True)
+    checked: int
+    files: int
+    bytes: int
+    damaged: list[DamagedArtifactError]
+    leftovers: list[Path]
 
 
-def _replace_directory(source: Path, target: Path) -> None:
-    """Move a complete directory into place, replacing ``target`` if it exists."""
-    if target.exists() or target.is_symlink():
-        retired = target.with_name(f"{target.name}.old-{uuid.uuid4().hex[:8]}")
-        os.replace(target, retired)
-        os.replace(source, target)
-        _remove_tree(retired)
-    else:
-        os.replace(source, target)
-
-
-def _write_manifest(directory: Path, manifest: dict[str, Any]) -> None:
-    temporary = directory / f".{MANIFEST_NAME}.tmp"
-    temporary.write_text(json.dumps(manifest, indent=2, sort_keys=False) + "\n", encoding="utf-8")
-    os.replace(temporary, directory / MANIFEST_NAME)
+def lock_timeout() -> float:
+    """Seconds to wait for a lock: ``$TEXTPIPE_LOCK_TIMEOUT`` or six hours."""
+    raw = os.environ.get("TEXTPIPE_LOCK_TIMEOUT")
+    try:
+        return float(raw) if raw else DEFAULT_LOCK_TIMEOUT
+    except ValueError:
+        raise ConfigError(
+            f"TEXTPIPE_LOCK_TIMEOUT must be a number of seconds, got {raw!r}."
+        ) from None
 
 
 class Store:
@@ -203,33 +343,214 @@ class Store:
 
     def __init__(self, root: str | Path | None = None) -> None:
         self.root = Path(root) if root is not None else default_root()
+        self._verified = _VerifiedFiles(self.root)
+
+    # -- layout -----------------------------------------------------------------------------
+
+    def _inside(self, path: Path, what: str) -> Path:
+        """``path``, after checking that it resolves inside the store root."""
+        root = self.root.resolve()
+        resolved = path.resolve()
+        if not resolved.is_relative_to(root) or resolved == root:
+            raise ArtifactError(f"{what} resolves outside the store {self.root}: refused.")
+        return path
 
     def path_for(self, stage: str, key: str) -> Path:
-        return self.root / stage / key[:KEY_DIR_LENGTH]
+        """Where the artifact of ``key`` lives; ArtifactError for a bad stage or key."""
+        check_stage(stage)
+        check_key(key, where=f"{stage} key")
+        return self._inside(self.root / stage / key[:KEY_DIR_LENGTH], f"{stage}/{key[:16]}")
 
-    def find(self, stage: str, key: str, notice: Notice | None = None) -> Artifact | None:
-        """The stored artifact of ``key``; a corrupt one is reported, removed and not returned."""
+    def partial_dir(self, stage: str, key: str) -> Path:
+        """Where an interrupted build of ``key`` keeps its checkpoint."""
+        check_stage(stage)
+        check_key(key, where=f"{stage} key")
+        path = self.root / PARTIAL_DIR / stage / key[:KEY_DIR_LENGTH]
+        return self._inside(path, f"{PARTIAL_DIR}/{stage}/{key[:16]}")
+
+    def run_record_path(self, name: str) -> Path:
+        """The run record of a run name."""
+        check_run_name(name)
+        return self._inside(self.root / RUNS_DIR / f"{name}.json", f"run {name!r}")
+
+    def runs_dir(self) -> Path:
+        return self.root / RUNS_DIR
+
+    @contextlib.contextmanager
+    def lock(self, name: str, *, what: str, notice: Notice | None = None) -> Iterator[None]:
+        """Hold the store's lock ``name`` (waiting, with a notice, while another process does)."""
+        from filelock import FileLock, Timeout
+
+        path = self.root / LOCKS_DIR / f"{name}.lock"
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if path.exists() and not path.is_file():
+                raise ArtifactError(f"{path}: lock path is not a file; remove it.")
+            file_lock = FileLock(str(path), timeout=0)
+            try:
+                file_lock.acquire(timeout=0)
+            except Timeout:
+                timeout = lock_timeout()
+                if notice:
+                    notice(f"waiting for another textpipe process that is building {what}")
+                try:
+                    file_lock.acquire(timeout=timeout)
+                except Timeout:
+                    raise ArtifactError(
+                        f"Gave up after {timeout:.0f} s waiting for another textpipe process "
+                        f"building {what} (lock {path}). Wait for it to finish, or raise "
+                        "TEXTPIPE_LOCK_TIMEOUT."
+                    ) from None
+        except PermissionError as error:
+            raise ArtifactError(
+                f"Cannot create lock file {path}: {error.strerror}. The store "
+                f"{self.root} must be writable (set TEXTPIPE_HOME to a writable folder)."
+            ) from None
+        try:
+            yield
+        finally:
+            file_lock.release()
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def inspect(self, directory: Path, *, deep: bool = False) -> Artifact:
+        """The verified artifact in ``directory``.
+
+        Every file listed in the manifest must exist with its recorded size and sha256. A file
+        whose size, mtime, inode and ctime are unchanged since it was last hashed is not hashed
+        again unless ``deep``.
+
+        Raises:
+            DamagedArtifactError: the manifest is missing, invalid, or a file does not match.
+        """
+        try:
+            manifest = json.loads((directory / MANIFEST_NAME).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise DamagedArtifactError(directory, f"no {MANIFEST_NAME} (unfinished?)") from None
+        except (OSError, ValueError, UnicodeDecodeError):
+            raise DamagedArtifactError(directory, f"unreadable {MANIFEST_NAME}") from None
+        problem = _manifest_problem(manifest)
+        if problem:
+            raise DamagedArtifactError(directory, problem)
+        remembered = {} if deep else self._verified.load(directory)
+        updated: dict[str, list[Any]] = {}
+        changed = False
+        for entry in manifest["files"]:
+            name, size, digest = entry["name"], entry["size"], entry["sha256"]
+            path = directory / name
+            try:
+                if path.is_symlink() or not path.is_file():
+                    raise DamagedArtifactError(directory, f"file {name!r} is missing")
+                fingerprint = _fingerprint(path)
+            except OSError as error:
+                raise DamagedArtifactError(directory, f"file {name!r}: {error.strerror}") from None
+            if fingerprint[0] != size:
+                raise DamagedArtifactError(
+                    directory, f"file {name!r} has {fingerprint[0]:,} bytes, expected {size:,}"
+                )
+            known = remembered.get(name)
+            if known == [*fingerprint, digest]:
+                updated[name] = known
+                continue
+            if file_sha256(path) != digest:
+                raise DamagedArtifactError(directory, f"file {name!r} does not match its sha256")
+            updated[name] = [*fingerprint, digest]
+            changed = True
+        if changed or set(updated) != set(remembered):
+            self._verified.save(directory, updated)
+        return Artifact(path=directory, manifest=manifest)
+
+    def get(self, stage: str, key: str) -> Artifact | None:
+        """The stored artifact of ``key``, or None. Read-only: never deletes.
+
+        Raises:
+            DamagedArtifactError: the artifact exists but cannot be trusted.
+            ArtifactError: the stage or key is invalid.
+        """
         directory = self.path_for(stage, key)
         if not directory.exists():
             return None
-        manifest = read_manifest(directory)
-        if manifest is not None and manifest["key"] == key:
-            return Artifact(path=directory, manifest=manifest)
-        if notice:
-            notice(f"{directory}: incomplete or corrupt artifact, removing it and rebuilding")
-        _remove_tree(directory)
-        return None
+        artifact = self.inspect(directory)
+        if artifact.key != key or artifact.stage != stage:
+            raise DamagedArtifactError(directory, "its manifest names another key or stage")
+        return artifact
 
-    def artifacts(self, stage: str) -> list[Artifact]:
-        """Every complete artifact of a stage under the root, oldest first."""
+    def find(self, stage: str, key: str) -> Artifact | None:
+        """Like ``get``; a damaged artifact raises with how to rebuild it."""
+        try:
+            return self.get(stage, key)
+        except DamagedArtifactError as error:
+            raise ArtifactError(
+                f"{error}. Rebuild it with the command that builds it "
+                f"(textpipe {stage} ..., or textpipe run PRESET)."
+            ) from None
+
+    def artifacts(self, stage: str, notice: Notice | None = None) -> list[Artifact]:
+        """Every complete artifact of a stage, oldest first; damaged ones are reported."""
+        check_stage(stage)
         found = []
-        for directory in sorted((self.root / stage).glob("*")):
-            if INCOMPLETE_MARKER in directory.name or not directory.is_dir():
+        stage_dir = self.root / stage
+        for directory in sorted(stage_dir.glob("*")) if stage_dir.is_dir() else []:
+            if LEFTOVER_SUFFIX.search(directory.name) or not directory.is_dir():
                 continue
-            manifest = read_manifest(directory)
-            if manifest is not None:
-                found.append(Artifact(path=directory, manifest=manifest))
+            try:
+                found.append(self.inspect(directory))
+            except DamagedArtifactError as error:
+                if notice:
+                    notice(f"{error} Skipped; the next build of it replaces it.")
         return sorted(found, key=lambda artifact: artifact.manifest.get("created", ""))
+
+    def verify_all(self, *, progress: Notice | None = None) -> VerifyReport:
+        """Re-hash every file of every artifact in the store, and list interrupted leftovers."""
+        checked = files = size = 0
+        damaged: list[DamagedArtifactError] = []
+        leftovers: list[Path] = []
+        for stage in STAGE_NAMES:
+            stage_dir = self.root / stage
+            if not stage_dir.is_dir():
+                continue
+            for directory in sorted(stage_dir.iterdir()):
+                if LEFTOVER_SUFFIX.search(directory.name):
+                    leftovers.append(directory)
+                    continue
+                if not directory.is_dir():
+                    continue
+                checked += 1
+                try:
+                    artifact = self.inspect(directory, deep=True)
+                except DamagedArtifactError as error:
+                    damaged.append(error)
+                    continue
+                if directory.name != artifact.key[:KEY_DIR_LENGTH] or artifact.stage != stage:
+                    damaged.append(
+                        DamagedArtifactError(directory, "its manifest names another key or stage")
+                    )
+                    continue
+                files += len(artifact.manifest["files"])
+                size += sum(entry["size"] for entry in artifact.manifest["files"])
+                if progress:
+                    progress(f"{stage:<10}ok      {artifact.short_key}  {directory}")
+        return VerifyReport(checked, files, size, damaged, leftovers)
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def remove(self, stage: str, key: str) -> None:
+        """Delete one store entry (and what the store remembers of it)."""
+        directory = self.path_for(stage, key)
+        self._verified.forget(directory)
+        _remove_tree(directory)
+
+    def discard(self, directory: Path) -> None:
+        """Delete a damaged store entry that ``verify_all`` found (never anything else)."""
+        self._inside(directory, str(directory))
+        in_stage_dir = (
+            directory.parent.name in STAGE_NAMES
+            and directory.parent.parent.resolve() == self.root.resolve()
+        )
+        if not in_stage_dir:
+            raise ArtifactError(f"{directory}: not a store entry; refused.")
+        self._verified.forget(directory)
+        _remove_tree(directory)
 
     def produce(
         self,
@@ -252,24 +573,37 @@ class Store:
             inputs: input name to input key (or content fingerprint).
             build: writes the stage's files into the directory it is given and returns the
                 stage's statistics; it runs only on a cache miss.
-            output: an explicit directory that receives the artifact as well.
+            output: an explicit directory that receives a copy of the artifact as well; it
+                must be empty, absent, or hold a textpipe artifact and nothing else.
             force: rebuild even when a stored artifact exists.
-            notice: receives one-line messages about corrupt artifacts.
+            notice: receives one-line messages about damaged artifacts and lock waits.
 
         Returns:
             The artifact, whether it was built or found, and the seconds spent building.
+
+        Raises:
+            ArtifactError: ``output`` is not a folder textpipe may replace, or a lock wait
+                timed out.
         """
         key = compute_key(stage=stage, version=version, params=params, inputs=inputs)
-        output_path = Path(output) if output is not None else None
+        target = self.path_for(stage, key)
+        output_path = self.check_output(Path(output)) if output is not None else None
         if output_path is not None and not force:
-            existing = read_manifest(output_path) if output_path.is_dir() else None
-            if existing is not None and existing["key"] == key:
-                return Outcome(Artifact(output_path, existing), "cached", 0.0)
+            existing = self._existing_output(output_path, notice)
+            if existing is not None and existing.key == key and self._not_damaged(stage, key):
+                return Outcome(existing, "cached", 0.0)
 
         start = time.perf_counter()
-        target = self.path_for(stage, key)
-        with _lock(self.root / ".locks" / f"{key}.lock"):
-            artifact = None if force else self.find(stage, key, notice)
+        with self.lock(key, what=f"{stage} {key[:6]}", notice=notice):
+            self._remove_leftovers(target)
+            artifact = None
+            if not force:
+                try:
+                    artifact = self.get(stage, key)
+                except DamagedArtifactError as error:
+                    if notice:
+                        notice(f"{error} Rebuilding it.")
+                    self.remove(stage, key)
             status: Status = "cached"
             if artifact is None:
                 artifact = self._build(
@@ -282,10 +616,104 @@ class Store:
                     target=target,
                 )
                 status = "built"
-            if output_path is not None:
-                artifact = self._materialize(artifact, output_path)
+        if output_path is not None:
+            artifact = self._materialize(artifact, output_path, notice)
         seconds = time.perf_counter() - start if status == "built" else 0.0
         return Outcome(artifact, status, seconds)
+
+    def check_output(self, output: Path) -> Path:
+        """An ``-o`` folder textpipe may write: refuses the store, the working directory and
+        their parents, links, files, and folders that hold anything but a textpipe artifact.
+
+        Raises:
+            ArtifactError: with the path and what to do instead.
+        """
+        resolved = output.resolve()
+        root = self.root.resolve()
+        if _is_within(resolved, root) or root.is_relative_to(resolved):
+            raise ArtifactError(
+                f"-o {output}: that is the store {self.root} or a folder inside or above it; "
+                "choose a folder outside the store."
+            )
+        cwd = Path.cwd().resolve()
+        if cwd.is_relative_to(resolved):
+            raise ArtifactError(
+                f"-o {output}: that is the current directory or one of its parents; "
+                "choose a new folder, e.g. -o build/NAME."
+            )
+        if output.is_symlink():
+            raise ArtifactError(f"-o {output}: is a symbolic link; pass the folder it points to.")
+        if output.exists() and not output.is_dir():
+            raise ArtifactError(f"-o {output}: exists and is not a folder.")
+        if output.is_dir():
+            foreign = self._foreign_entries(output)
+            if foreign:
+                shown = ", ".join(repr(name) for name in foreign[:3])
+                raise ArtifactError(
+                    f"-o {output}: holds files that are not part of a textpipe artifact "
+                    f"({shown}{', ...' if len(foreign) > 3 else ''}); textpipe replaces only "
+                    "its own artifact folders. Choose another folder or empty this one."
+                )
+        return output
+
+    @staticmethod
+    def _foreign_entries(directory: Path) -> list[str]:
+        """Entries of a folder that a textpipe artifact there would not account for."""
+        entries = sorted(entry.name for entry in directory.iterdir())
+        if not entries:
+            return []
+        try:
+            manifest = json.loads((directory / MANIFEST_NAME).read_text(encoding="utf-8"))
+        except (OSError, ValueError, UnicodeDecodeError):
+            return entries
+        if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), list):
+            return entries
+        if any(name not in manifest for name in REQUIRED_FIELDS):
+            return entries
+        own = {MANIFEST_NAME}
+        own.update(
+            entry["name"]
+            for entry in manifest["files"]
+            if isinstance(entry, dict)
+            and isinstance(entry.get("name"), str)
+            and FILE_NAME_PATTERN.fullmatch(entry["name"])
+        )
+        return [
+            name
+            for name in entries
+            if name not in own
+            or not (directory / name).is_file()
+            or (directory / name).is_symlink()
+        ]
+
+    def _not_damaged(self, stage: str, key: str) -> bool:
+        """Whether the store's copy of ``key`` is intact or absent (an -o copy may stand in)."""
+        try:
+            self.get(stage, key)
+        except DamagedArtifactError:
+            return False
+        return True
+
+    def _existing_output(self, output: Path, notice: Notice | None) -> Artifact | None:
+        if not output.is_dir() or not (output / MANIFEST_NAME).exists():
+            return None
+        try:
+            return self.inspect(output)
+        except DamagedArtifactError as error:
+            if notice:
+                notice(f"{error} Replacing it.")
+            return None
+
+    def _remove_leftovers(self, target: Path) -> None:
+        """Remove what interrupted builders of ``target`` left beside it. Called under the
+        target's lock, so no live builder owns them."""
+        parent = target.parent
+        if not parent.is_dir():
+            return
+        for path in parent.glob(f"{glob_escape(target.name)}.*"):
+            suffix = path.name[len(target.name) :]
+            if LEFTOVER_SUFFIX.fullmatch(suffix) and path.is_dir() and not path.is_symlink():
+                _remove_tree(path)
 
     def _build(
         self,
@@ -328,33 +756,101 @@ class Store:
                 "files": files,
                 "stats": stats,
             }
-            canonical_json(manifest)  # statistics must be JSON too
-            _write_manifest(temporary, manifest)
-            _replace_directory(temporary, target)
+            for path in paths:
+                path.chmod(STORED_FILE_MODE)
+            manifest = _write_manifest(temporary, manifest)
+            (temporary / MANIFEST_NAME).chmod(STORED_FILE_MODE)
+            self._replace_directory(temporary, target)
         except BaseException:
             _remove_tree(temporary)
             raise
+        # Remember the files just hashed, so the first read does not hash them again.
+        self._verified.save(
+            target,
+            {
+                entry["name"]: [*_fingerprint(target / entry["name"]), entry["sha256"]]
+                for entry in manifest["files"]
+            },
+        )
         return Artifact(path=target, manifest=manifest)
 
-    def _materialize(self, artifact: Artifact, output: Path) -> Artifact:
-        """Copy a stored artifact to ``output`` (hard links where possible), atomically."""
+    @staticmethod
+    def _replace_directory(source: Path, target: Path) -> None:
+        """Move a complete directory into place, replacing ``target`` (already checked to be
+        textpipe's own) if it exists."""
+        if target.exists() or target.is_symlink():
+            retired = target.with_name(f"{target.name}{RETIRED_MARKER}{uuid.uuid4().hex[:8]}")
+            os.replace(target, retired)
+            os.replace(source, target)
+            _remove_tree(retired)
+        else:
+            os.replace(source, target)
+
+    def _materialize(self, artifact: Artifact, output: Path, notice: Notice | None) -> Artifact:
+        """Copy a stored artifact to ``output`` atomically, replacing a textpipe artifact there."""
         if output.resolve() == artifact.path.resolve():
             return artifact
-        output.parent.mkdir(parents=True, exist_ok=True)
-        with _lock(output.with_name(f".{output.name}.lock")):
+        lock_name = "output-" + hashlib.sha256(str(output.resolve()).encode()).hexdigest()[:32]
+        with self.lock(lock_name, what=f"-o {output}", notice=notice):
+            self.check_output(output)  # again, now that no other textpipe writes there
+            self._remove_leftovers(output)
+            existing = self._existing_output(output, None)
+            if existing is not None and existing.key == artifact.key:
+                return existing
+            output.parent.mkdir(parents=True, exist_ok=True)
             temporary = output.with_name(f"{output.name}{INCOMPLETE_MARKER}{uuid.uuid4().hex[:8]}")
             temporary.mkdir()
             try:
+                remembered = {}
                 for entry in artifact.manifest["files"]:
-                    source = artifact.path / entry["name"]
-                    try:
-                        os.link(source, temporary / entry["name"])
-                    except OSError:
-                        shutil.copyfile(source, temporary / entry["name"])
+                    copy = temporary / entry["name"]
+                    # Real copies: an edit of the copy must not reach the store.
+                    shutil.copyfile(artifact.path / entry["name"], copy)
+                    remembered[entry["name"]] = entry["sha256"]
                 # written anew, so that make sees a fresh target when the key changed
                 _write_manifest(temporary, artifact.manifest)
-                _replace_directory(temporary, output)
+                self._replace_directory(temporary, output)
             except BaseException:
                 _remove_tree(temporary)
                 raise
+        # The copies were made from files verified a moment ago: remember them as verified.
+        self._verified.save(
+            output,
+            {name: [*_fingerprint(output / name), digest] for name, digest in remembered.items()},
+        )
         return Artifact(path=output, manifest=artifact.manifest)
+
+
+def glob_escape(name: str) -> str:
+    """A file name with glob metacharacters escaped."""
+    return re.sub(r"([*?\[])", r"[\1]", name)
+
+
+def open_artifact(
+    path: str | Path, *, stage: str | tuple[str, ...] | None = None, store: Store | None = None
+) -> Artifact:
+    """Open and verify an artifact directory given by a user, checking that it comes from
+    ``stage``.
+
+    Raises:
+        ArtifactError: the directory is missing, damaged, or another stage's.
+    """
+    directory = Path(path)
+    if not directory.is_dir():
+        raise ArtifactError(f"{directory}: no such artifact directory.")
+    if not (directory / MANIFEST_NAME).exists():
+        raise ArtifactError(
+            f"{directory}: not a textpipe artifact (no {MANIFEST_NAME}); "
+            "it may be unfinished, so rebuild it."
+        )
+    try:
+        artifact = (store or Store()).inspect(directory)
+    except DamagedArtifactError as error:
+        raise ArtifactError(f"{error}. Rebuild it with the command that made it.") from None
+    expected = (stage,) if isinstance(stage, str) else stage
+    if expected and artifact.stage not in expected:
+        raise ArtifactError(
+            f"{directory}: expected an artifact of stage {' or '.join(expected)!s}, "
+            f"got one of stage {artifact.stage!r}."
+        )
+    return artifact

@@ -310,6 +310,31 @@ class PipelineConfig:
         return getattr(self, stage)
 
 
+def _override_value(stage: str, name: str, raw: str) -> Any:
+    """A ``--set`` value; ``none`` unsets an optional parameter."""
+    kind, optional = _field_types(PARAMS_BY_STAGE[stage])[name]
+    if optional and raw.lower() == "none":
+        return None
+    value = parse_override_value(raw)
+    if kind is str and not isinstance(value, str):
+        return raw  # a string parameter takes the text as typed (--set evaluate.split=1)
+    return value
+
+
+def _override_problem(stage: str, name: str, value: Any) -> str | None:
+    """What is wrong with one ``--set`` override, or None."""
+    cls = PARAMS_BY_STAGE[stage]
+    known = {item.name: item for item in dataclasses.fields(cls)}
+    if name not in known:
+        return f"unknown key. Valid keys: {', '.join(sorted(known))}"
+    kind, optional = _field_types(cls)[name]
+    if optional and isinstance(value, str) and value.lower() == "none":
+        return None
+    if kind is str and not isinstance(value, str):
+        return None
+    return _check_value(name, value, kind, optional, dict(known[name].metadata))
+
+
 def parse_pipeline(
     data: dict[str, Any],
     *,
@@ -352,7 +377,11 @@ def parse_pipeline(
                 f"--set {override}: unknown stage {stage!r}. Stages: {', '.join(STAGE_NAMES)}."
             )
             continue
-        tables[stage][field_name] = parse_override_value(raw.strip())
+        problem = _override_problem(stage, field_name, parse_override_value(raw.strip()))
+        if problem:
+            errors.append(f"--set {override}: [{stage}.{field_name}] {problem}.")
+            continue
+        tables[stage][field_name] = _override_value(stage, field_name, raw.strip())
     parsed: dict[str, Params] = {}
     for stage in STAGE_NAMES:
         instance, stage_errors = PARAMS_BY_STAGE[stage].parse(tables[stage], location)

@@ -17,13 +17,30 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from textpipe.artifacts import Artifact, Outcome, Store, compute_key
+from textpipe.artifacts import (
+    Artifact,
+    DamagedArtifactError,
+    Outcome,
+    Store,
+    check_key,
+    compute_key,
+    write_text_atomic,
+)
 from textpipe.config import STAGE_NAMES, PipelineConfig, key_params, load_pipeline_file
-from textpipe.errors import ConfigError, InputError
+from textpipe.errors import ArtifactError, ConfigError, InputError
 from textpipe.progress import Progress, or_silent
 
 PRESET_SUFFIX = ".toml"
-RUNS_DIR = "runs"
+
+# Each stage's inputs: input name -> the stage that produces it.
+STAGE_INPUTS: dict[str, dict[str, str]] = {
+    "download": {},
+    "normalize": {"dataset": "download"},
+    "vocab": {"normalized": "normalize"},
+    "encode": {"normalized": "normalize", "vocab": "vocab"},
+    "train": {"encoded": "encode"},
+    "evaluate": {"model": "train", "encoded": "encode"},
+}
 
 
 def preset_dirs() -> list[Path]:
@@ -124,22 +141,71 @@ def _stage_inputs(
     return planned
 
 
-def read_run_record(store: Store, name: str) -> dict[str, Any] | None:
-    path = store.root / RUNS_DIR / f"{name}.json"
+def validate_pipeline(config: PipelineConfig) -> None:
+    """Check what can be checked before any stage runs: the model and its options.
+
+    Raises:
+        ConfigError: an unknown model, a missing custom builder file, or a bad model option.
+    """
+    from textpipe.artifacts import check_run_name
+    from textpipe.models import model_info, validate_hyperparameters
+    from textpipe.stages.train import model_fingerprint
+
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        check_run_name(config.name)
+    except InputError as error:
+        raise ConfigError(f"{error} (the run is named after its file; rename the file).") from None
+    model_info(config.train.model)
+    model_fingerprint(config.train.model)
+    validate_hyperparameters(
+        {
+            "vocab_size": config.vocab.size + 2,
+            "length": config.encode.length,
+            "num_classes": 2,
+            **config.train.model_options(),
+        },
+        model=config.train.model,
+    )
+
+
+def _valid_record(record: Any, name: str) -> dict[str, Any] | None:
+    """A run record whose stage entries all name a known stage and a well-formed key."""
+    if not isinstance(record, dict) or not isinstance(record.get("stages"), dict):
         return None
+    stages = record["stages"]
+    for stage, entry in stages.items():
+        if stage not in STAGE_NAMES or not isinstance(entry, dict):
+            return None
+        try:
+            check_key(entry.get("key"), where=f"run {name!r}: {stage}")
+        except ArtifactError:
+            return None
+    record["name"] = name  # the file's name, not what the file claims
+    return record
+
+
+def read_run_record(store: Store, name: str) -> dict[str, Any] | None:
+    """The record of run ``name``; None when there is none or it is not a valid record."""
+    path = store.run_record_path(name)
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+    return _valid_record(record, name)
 
 
 def run_records(store: Store) -> list[dict[str, Any]]:
-    """Every run record under the root, by name."""
+    """Every valid run record under the root, by name; invalid files are skipped."""
+    from textpipe.artifacts import RUN_NAME_PATTERN
+
     records = []
-    for path in sorted((store.root / RUNS_DIR).glob("*.json")):
-        try:
-            records.append(json.loads(path.read_text(encoding="utf-8")))
-        except (OSError, ValueError):
+    directory = store.runs_dir()
+    for path in sorted(directory.glob("*.json")) if directory.is_dir() else []:
+        if not RUN_NAME_PATTERN.fullmatch(path.stem) or ".." in path.stem:
             continue
+        record = read_run_record(store, path.stem)
+        if record is not None:
+            records.append(record)
     return records
 
 
@@ -164,6 +230,7 @@ def plan_pipeline(
     """
     until_index = _stage_index(until) if until else len(STAGE_NAMES) - 1
     force_index = 0 if force == "all" else (_stage_index(force) if force else None)
+    validate_pipeline(config)
     previous = read_run_record(store, config.name) or {}
     previous_stages = previous.get("stages", {})
     plans: list[PlannedStage] = []
@@ -171,10 +238,16 @@ def plan_pipeline(
     for index, (stage, key, params, inputs) in enumerate(_stage_inputs(config)):
         if index > until_index:
             break
-        cached = store.find(stage, key) is not None
+        damage = None
+        try:
+            cached = store.get(stage, key) is not None
+        except DamagedArtifactError as error:
+            cached, damage = False, error.reason
         forced = force_index is not None and index >= force_index
         if forced:
             reason = f"forced (--force={force})"
+        elif damage:
+            reason = f"damaged ({damage}): will be rebuilt"
         elif cached:
             reason = "cached"
         else:
@@ -243,6 +316,7 @@ def run_pipeline(
     from textpipe.stages.vocab import build_vocab
 
     progress = or_silent(progress)
+    validate_pipeline(config)
     until_index = _stage_index(until) if until else len(STAGE_NAMES) - 1
     force_index = 0 if force == "all" else (_stage_index(force) if force else None)
     planned = {plan.stage: plan for plan in plan_pipeline(config, store, until=until)}
@@ -290,6 +364,7 @@ def run_pipeline(
             trained=artifacts["train"],
             encoded=artifacts["encode"],
             params=config.evaluate,
+            model_code=config.train.model,  # the user's own preset names it
             **common("evaluate"),
         ),
     }
@@ -308,8 +383,18 @@ def run_pipeline(
 def _write_run_record(
     store: Store, config: PipelineConfig, result: RunResult, planned: dict[str, PlannedStage]
 ) -> None:
-    directory = store.root / RUNS_DIR
-    directory.mkdir(parents=True, exist_ok=True)
+    path = store.run_record_path(config.name)
+    with store.lock(f"run-{config.name}", what=f"the record of run {config.name}"):
+        _update_run_record(store, path, config, result, planned)
+
+
+def _update_run_record(
+    store: Store,
+    path: Path,
+    config: PipelineConfig,
+    result: RunResult,
+    planned: dict[str, PlannedStage],
+) -> None:
     previous = read_run_record(store, config.name) or {}
     stages = dict(previous.get("stages", {}))
     for stage, outcome in result.outcomes.items():
@@ -328,34 +413,62 @@ def _write_run_record(
         "updated": datetime.now(UTC).isoformat(timespec="seconds"),
         "stages": stages,
     }
-    temporary = directory / f".{config.name}.json.tmp"
-    temporary.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-    os.replace(temporary, directory / f"{config.name}.json")
+    write_text_atomic(path, json.dumps(record, indent=2) + "\n")
+
+
+def check_chain(artifacts: dict[str, Artifact], *, run: str) -> None:
+    """Refuse artifacts of one run that were not built from each other.
+
+    After ``textpipe run P --set vocab.size=500 --until encode``, the record of P names a new
+    vocabulary and encoding but the model trained on the old ones: using them together would
+    silently mix configurations.
+
+    Raises:
+        InputError: naming the stage that was built from another input, and what to run.
+    """
+    for stage, artifact in artifacts.items():
+        for input_name, upstream in STAGE_INPUTS.get(stage, {}).items():
+            if upstream not in artifacts:
+                continue
+            if artifact.input_key(input_name) != artifacts[upstream].key:
+                raise InputError(
+                    f"Run {run!r}: its {stage} artifact ({artifact.short_key}) was built from "
+                    f"another {upstream} than the run's latest ({artifacts[upstream].short_key}), "
+                    f"so they do not belong together. Run `textpipe run {run}` to bring every "
+                    "stage up to date."
+                )
 
 
 def resolve_run_artifacts(name_or_path: str, store: Store) -> dict[str, Artifact]:
     """The artifacts of a run: by run/preset name (its record), or a train/evaluate directory.
 
+    Read-only: a damaged artifact is reported, never removed. A directory's upstream artifacts
+    are the ones it was built from (by key), so they always belong together.
+
     Raises:
-        InputError: no such run, or its artifacts are gone.
+        InputError: no such run, or its artifacts do not belong together.
+        ArtifactError: an artifact is damaged, or a key in a file is malformed.
     """
     from textpipe.artifacts import open_artifact
 
     path = Path(name_or_path)
     if path.is_dir():
-        artifact = open_artifact(path, stage=("train", "evaluate"))
+        artifact = open_artifact(path, stage=("train", "evaluate"), store=store)
         found = {artifact.stage: artifact}
         trained = artifact
         if artifact.stage == "evaluate":
-            trained_found = store.find("train", artifact.inputs["model"])
+            model_key = artifact.input_key("model")
+            trained_found = store.find("train", model_key) if model_key else None
             if trained_found is None:
                 raise InputError(f"{path}: its train artifact is not in the store {store.root}.")
             trained = trained_found
             found["train"] = trained
-        encoded = store.find("encode", trained.inputs["encoded"])
+        encoded_key = trained.input_key("encoded")
+        encoded = store.find("encode", encoded_key) if encoded_key else None
         if encoded is not None:
             found["encode"] = encoded
-            vocab = store.find("vocab", encoded.inputs["vocab"])
+            vocab_key = encoded.input_key("vocab")
+            vocab = store.find("vocab", vocab_key) if vocab_key else None
             if vocab is not None:
                 found["vocab"] = vocab
         return found
@@ -367,8 +480,12 @@ def resolve_run_artifacts(name_or_path: str, store: Store) -> dict[str, Artifact
             f"Run `textpipe run {name_or_path}` first, or pass a train artifact directory."
         )
     found = {}
-    for stage, entry in record["stages"].items():
+    for stage in STAGE_NAMES:
+        entry = record["stages"].get(stage)
+        if entry is None:
+            continue
         artifact = store.find(stage, entry["key"])
         if artifact is not None:
             found[stage] = artifact
+    check_chain(found, run=name_or_path)
     return found

@@ -71,11 +71,21 @@ class Predictor:
         return results
 
 
-def load_predictor(name_or_path: str, store: Store) -> Predictor:
+def load_predictor(
+    name_or_path: str,
+    store: Store,
+    *,
+    model_code: str | None = None,
+    trust_code: bool = False,
+) -> Predictor:
     """The predictor of a run (by run/preset name) or of a train/evaluate artifact directory.
 
+    The tokenizer and the encoding are the ones the model was trained with (checked by key).
+
     Raises:
-        InputError: the run has no trained model, or its vocabulary is gone.
+        InputError: the run has no trained model, its vocabulary is gone, or its artifacts
+            do not belong together.
+        ArtifactError: an artifact is damaged, or the model needs custom code nobody named.
     """
     from tokenizers import Tokenizer
 
@@ -92,7 +102,12 @@ def load_predictor(name_or_path: str, store: Store) -> Predictor:
             f"The encode or vocab artifact of {name_or_path!r} is not in the store {store.root}; "
             "rebuild them (textpipe run ... --until encode)."
         )
-    model = load_trained_model(trained)
+    if trained.input_key("encoded") != encoded.key or encoded.input_key("vocab") != vocab.key:
+        raise InputError(
+            f"The model of {name_or_path!r} was trained on another encoding or vocabulary than "
+            f"the run's latest; run `textpipe run {name_or_path}` to retrain it."
+        )
+    model = load_trained_model(trained, model_code=model_code, trust_code=trust_code)
     return Predictor(
         tokenizer=Tokenizer.from_file(str(vocab.file(TOKENIZER_FILE))),
         model=model,

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from textpipe.artifacts import Artifact, Store
-from textpipe.errors import InputError
+from textpipe.artifacts import Artifact, Notice, Store
+from textpipe.errors import ArtifactError, InputError
 from textpipe.pipeline import run_records
 from textpipe.stages.train import HISTORY_FILE
 
@@ -54,11 +54,17 @@ def _settings(train_params: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
-def collect_rows(store: Store, names: list[str] | tuple[str, ...] = ()) -> list[ReportRow]:
+def collect_rows(
+    store: Store, names: list[str] | tuple[str, ...] = (), notice: Notice | None = None
+) -> list[ReportRow]:
     """One row per evaluated run under the store (or per named run / evaluate directory).
+
+    Read-only: a damaged artifact is reported through ``notice`` (or raised, when named) and
+    never removed.
 
     Raises:
         InputError: a named run does not exist or has not been evaluated.
+        ArtifactError: a named run's evaluation is damaged.
     """
     from textpipe.artifacts import open_artifact
 
@@ -73,7 +79,7 @@ def collect_rows(store: Store, names: list[str] | tuple[str, ...] = ()) -> list[
         by_name = {record["name"]: record for record in records}
         for name in names:
             if Path(name).is_dir():
-                evaluations.append(open_artifact(name, stage="evaluate"))
+                evaluations.append(open_artifact(name, stage="evaluate", store=store))
                 continue
             record = by_name.get(name)
             entry = (record or {}).get("stages", {}).get("evaluate")
@@ -83,16 +89,27 @@ def collect_rows(store: Store, names: list[str] | tuple[str, ...] = ()) -> list[
                 raise InputError(f"No evaluated run named {name!r}. Runs: {known}.")
             evaluations.append(artifact)
     else:
-        evaluations = store.artifacts("evaluate")
+        evaluations = store.artifacts("evaluate", notice=notice)
+
+    def upstream(stage: str, key: str | None) -> Artifact | None:
+        if key is None:
+            return None
+        try:
+            return store.get(stage, key)
+        except ArtifactError as error:
+            if notice:
+                notice(f"{error} Its columns are left empty.")
+            return None
+
     rows = []
     for evaluation in evaluations:
-        trained = store.find("train", evaluation.inputs.get("model", ""))
-        encoded = store.find("encode", evaluation.inputs.get("encoded", ""))
+        trained = upstream("train", evaluation.input_key("model"))
+        encoded = upstream("encode", evaluation.input_key("encoded"))
         train_stats = trained.stats if trained else {}
         train_params = trained.params if trained else {}
         history: list[dict[str, Any]] = []
         if trained and trained.has_file(HISTORY_FILE):
-            history = json.loads((trained.path / HISTORY_FILE).read_text())
+            history = json.loads(trained.file(HISTORY_FILE).read_text())
         metrics = evaluation.stats
         rows.append(
             ReportRow(

@@ -29,6 +29,22 @@ def output_options(function: Command) -> Command:
     return function
 
 
+def model_code_options(function: Command) -> Command:
+    """``--model-code`` and ``--trust-code``: where a custom model's code may come from."""
+    function = click.option(
+        "--trust-code",
+        is_flag=True,
+        help="Run the custom model code named in the model's manifest (only for models you trust).",
+    )(function)
+    function = click.option(
+        "--model-code",
+        metavar="FILE.py:FUNCTION",
+        help="The custom builder a model was trained with; textpipe never runs code a manifest "
+        "names unless you pass --trust-code.",
+    )(function)
+    return function
+
+
 def threads_option(function: Command) -> Command:
     return click.option(
         "--threads",

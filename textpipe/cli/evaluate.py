@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from textpipe.artifacts import open_artifact
-from textpipe.cli.common import make_params, output_options, store
+from textpipe.cli.common import make_params, model_code_options, output_options, store
 from textpipe.cli.console import ConsoleProgress, stdout_console
 from textpipe.config import EvaluateParams
 
@@ -35,9 +35,16 @@ def metrics_table(metrics: dict, title: str) -> object:
 @click.argument("encoded", type=click.Path(path_type=Path))
 @click.option("--split", help="Split to evaluate  [default: test].")
 @click.option("--batch-size", type=int, help="Prediction batch size  [default: 256].")
+@model_code_options
 @output_options
 def command(
-    model_dir: Path, encoded: Path, output: Path | None, force: bool, **options: object
+    model_dir: Path,
+    encoded: Path,
+    output: Path | None,
+    force: bool,
+    model_code: str | None,
+    trust_code: bool,
+    **options: object,
 ) -> None:
     """Evaluate a train artifact (MODEL_DIR) on a split of an encode artifact (ENCODED).
 
@@ -50,13 +57,16 @@ def command(
     """
     from textpipe.stages.evaluate import DATA_STAGES, MODEL_STAGES, evaluate
 
+    artifact_store = store()
     outcome = evaluate(
-        trained=open_artifact(model_dir, stage=MODEL_STAGES),
-        encoded=open_artifact(encoded, stage=DATA_STAGES),
+        trained=open_artifact(model_dir, stage=MODEL_STAGES, store=artifact_store),
+        encoded=open_artifact(encoded, stage=DATA_STAGES, store=artifact_store),
         params=make_params(EvaluateParams, **options),
-        store=store(),
+        store=artifact_store,
         output=output,
         force=force,
+        model_code=model_code,
+        trust_code=trust_code,
         progress=ConsoleProgress(),
     )
     click.echo(f"{outcome.line()}  {outcome.artifact.path}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import sys
 import traceback
@@ -50,9 +51,39 @@ class TextpipeGroup(click.Group):
             message = str(error)
             click.echo(f"Error: {message}", err=True)
             context.exit(error.exit_code)
+        except Terminated:
+            click.echo("Terminated; nothing half-written was kept.", err=True)
+            context.exit(143)
         except KeyboardInterrupt:
             click.echo("Interrupted; nothing half-written was kept.", err=True)
             context.exit(130)
+        except MemoryError:
+            if debug_enabled(context):
+                traceback.print_exc()
+            click.echo(
+                "Error: out of memory; use smaller settings (encode.length, batch_size, "
+                "vocab.size) or a sample (download --limit).",
+                err=True,
+            )
+            context.exit(1)
+        except OSError as error:
+            if error.errno == errno.EPIPE:  # `textpipe report | head`: click handles it
+                raise
+            # Disk full, permission denied, read-only file system...: one line, with the path.
+            if debug_enabled(context):
+                traceback.print_exc()
+            where = f"{error.filename}: " if error.filename else ""
+            reason = error.strerror or str(error)
+            click.echo(f"Error: {where}{reason}. Nothing half-written was kept.", err=True)
+            context.exit(1)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C would be, so the same clean-up runs."""
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise Terminated()
 
 
 @click.group(cls=TextpipeGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -91,6 +122,7 @@ def _register() -> None:
         run,
         show,
         train,
+        verify,
         vocab,
     )
 
@@ -107,6 +139,7 @@ def _register() -> None:
         predict,
         show,
         models,
+        verify,
     ):
         cli.add_command(module.command)
 
@@ -116,6 +149,9 @@ _register()
 
 def main() -> None:
     """Console-script entry point."""
+    import signal
+
+    signal.signal(signal.SIGTERM, _raise_terminated)
     cli.main(prog_name="textpipe")
 
 

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from textpipe.cli.common import model_code_options
+
 
 @click.command("predict")
 @click.argument("run")
@@ -25,7 +27,15 @@ import click
     default="table",
     show_default=True,
 )
-def command(run: str, texts: tuple[str, ...], text_file: Path | None, output_format: str) -> None:
+@model_code_options
+def command(
+    run: str,
+    texts: tuple[str, ...],
+    text_file: Path | None,
+    output_format: str,
+    model_code: str | None,
+    trust_code: bool,
+) -> None:
     """Classify raw text with the trained model of RUN (a run/preset name or a model directory).
 
     Texts come from the arguments, from --file (one per line), or from standard input.
@@ -53,7 +63,8 @@ def command(run: str, texts: tuple[str, ...], text_file: Path | None, output_for
         inputs = [line for line in sys.stdin.read().splitlines() if line.strip()]
     if not inputs:
         raise InputError("No text to classify (the input was empty).")
-    predictions = load_predictor(run, store()).predict(inputs)
+    predictor = load_predictor(run, store(), model_code=model_code, trust_code=trust_code)
+    predictions = predictor.predict(inputs)
     if output_format == "jsonl":
         for prediction in predictions:
             click.echo(

@@ -62,7 +62,10 @@ def command(
         to_markdown,
     )
 
-    rows = sort_rows(collect_rows(store(), runs), sort_by)
+    def warn(message: str) -> None:
+        click.echo(f"Warning: {message}", err=True)
+
+    rows = sort_rows(collect_rows(store(), runs, notice=warn), sort_by)
     if output_format == "json":
         click.echo(to_json(rows))
     elif output_format == "csv":

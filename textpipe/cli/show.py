@@ -69,7 +69,7 @@ def command(run: str, overrides: tuple[str, ...]) -> None:
     from textpipe.cli.common import store
     from textpipe.cli.console import stdout_console
     from textpipe.config import STAGE_NAMES
-    from textpipe.errors import TextpipeError
+    from textpipe.errors import InputError, TextpipeError
     from textpipe.models import build_model
     from textpipe.pipeline import load_config, resolve_run_artifacts
     from textpipe.stages.train import load_trained_model
@@ -77,10 +77,13 @@ def command(run: str, overrides: tuple[str, ...]) -> None:
     console = stdout_console()
     artifact_store = store()
     config = load_config(run, overrides)
+    problem = None
     try:
         artifacts = {} if overrides else resolve_run_artifacts(config.name, artifact_store)
-    except TextpipeError:  # nothing built yet: show the preset alone
+    except InputError:  # nothing built yet: show the preset alone
         artifacts = {}
+    except TextpipeError as error:  # damaged or mismatched: say so, never delete
+        artifacts, problem = {}, str(error)
     table = Table(title=f"{config.name}: {config.description}", show_header=True)
     table.add_column("stage")
     table.add_column("parameters")
@@ -91,11 +94,13 @@ def command(run: str, overrides: tuple[str, ...]) -> None:
         artifact = artifacts.get(stage)
         table.add_row(stage, text, f"{artifact.short_key} (built)" if artifact else "not built")
     console.print(table)
+    if problem:
+        console.print(f"[yellow]{problem}[/yellow]", highlight=False)
 
     load_keras()
     trained = artifacts.get("train")
     if trained is not None:
-        model = load_trained_model(trained)
+        model = load_trained_model(trained, model_code=config.train.model)
         note = f"trained model from {trained.path}"
     else:
         vocab = artifacts.get("vocab")

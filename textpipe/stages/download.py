@@ -257,24 +257,79 @@ def stratified_sample(labels: np.ndarray, count: int, seed: int) -> np.ndarray:
     return np.sort(np.concatenate(picked))
 
 
+def _row_list(rows: np.ndarray, limit: int = 5) -> str:
+    shown = ", ".join(str(int(row)) for row in rows[:limit])
+    return shown + (f" and {len(rows) - limit:,} more" if len(rows) > limit else "")
+
+
+def _clean_labels(tables: dict[str, pa.Table], column: str) -> dict[str, pa.Table]:
+    """Refuse missing labels (null, NaN) and fractional numbers; whole floats become ints.
+
+    Raises:
+        InputError: naming the split, the column and the first rows at fault.
+    """
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    cleaned = {}
+    for name, table in tables.items():
+        labels = table.column("label")
+        missing = labels.is_null()
+        if pa.types.is_floating(labels.type):
+            missing = pc.or_kleene(missing, pc.is_nan(labels)).fill_null(True)
+        bad_rows = np.flatnonzero(np.asarray(missing.to_numpy(zero_copy_only=False), dtype=bool))
+        if len(bad_rows):
+            raise InputError(
+                f"{len(bad_rows):,} rows of the {name} split have no label in column "
+                f"{column!r} (rows {_row_list(bad_rows)}, counted from 0). Remove them or "
+                "choose another --label-column."
+            )
+        if pa.types.is_floating(labels.type):
+            values = labels.to_numpy()
+            fractional = np.flatnonzero(values != np.round(values))
+            if len(fractional):
+                raise InputError(
+                    f"Column {column!r} holds fractional numbers (e.g. {values[fractional[0]]!r} "
+                    f"in row {int(fractional[0])} of the {name} split): textpipe classifies, a "
+                    "label must be a class. Use whole numbers or names, or another --label-column."
+                )
+            table = table.set_column(
+                table.schema.get_field_index("label"), "label", pa.array(values.astype(np.int64))
+            )
+        cleaned[name] = table
+    return cleaned
+
+
 def _label_mapping(
     tables: dict[str, pa.Table], feature: Any
 ) -> tuple[list[str], dict[Any, int] | None]:
-    """Label names, and a value-to-id map (None when the values already are ids)."""
-    import pyarrow as pa
+    """Label names, and a value-to-id map (None when the values already are ids).
+
+    Classes are the labels of the train split; a label found only in another split is refused.
+    """
     import pyarrow.compute as pc
 
     if feature is not None and type(feature).__name__ == "ClassLabel":
         return list(feature.names), None
-    values = pa.chunked_array(
-        [chunk for table in tables.values() for chunk in table.column("label").chunks],
-        type=next(iter(tables.values())).column("label").type,
-    )
-    distinct = pc.unique(values).drop_null().to_pylist()
+    distinct = pc.unique(tables["train"].column("label")).drop_null().to_pylist()
     try:
         distinct = sorted(distinct)
     except TypeError:
         distinct = sorted(distinct, key=str)
+    known = set(distinct)
+    for name, table in tables.items():
+        if name == "train":
+            continue
+        unseen = [
+            value for value in pc.unique(table.column("label")).to_pylist() if value not in known
+        ]
+        if unseen:
+            shown = ", ".join(repr(str(value)) for value in sorted(unseen, key=str)[:5])
+            raise InputError(
+                f"The {name} split has labels the train split never has: {shown}. A model "
+                "cannot learn a class it never sees; fix the labels or drop those rows."
+            )
     return [str(value) for value in distinct], {
         value: index for index, value in enumerate(distinct)
     }
@@ -329,6 +384,8 @@ def _prepare(
             )
         tables[name] = table
     feature = first.features.get(label_column)
+    if feature is None or type(feature).__name__ != "ClassLabel":
+        tables = _clean_labels(tables, label_column)
     label_names, mapping = _label_mapping(tables, feature)
     prepared: dict[str, pa.Table] = {}
     for name, table in tables.items():

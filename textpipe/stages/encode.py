@@ -138,6 +138,35 @@ def _percentiles(values: np.ndarray) -> dict[str, int]:
     return result
 
 
+def available_memory() -> int | None:
+    """Bytes of memory available to a new allocation (Linux), or None when unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as stream:
+            for line in stream:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _check_memory(normalized: Artifact, params: EncodeParams) -> None:
+    """Refuse a length whose id matrix cannot fit in memory, before allocating it."""
+    rows = max(
+        (int(split.get("rows", 0)) for split in normalized.stats.get("splits", {}).values()),
+        default=0,
+    )
+    # the padded int32 matrix, and its copy when the threads' parts are joined
+    needed = 2 * rows * params.length * 4
+    available = available_memory()
+    if available is not None and needed > available:
+        raise InputError(
+            f"encode.length={params.length:,} needs about {needed / 1e9:,.1f} GB for the "
+            f"{rows:,} rows of the largest split; {available / 1e9:,.1f} GB is available. "
+            "Choose a smaller encode.length."
+        )
+
+
 def encode(
     *,
     normalized: Artifact,
@@ -172,6 +201,8 @@ def encode(
             f"{vocab_normalization}, but {normalized.path} uses {normalized.params}. "
             "Build the vocabulary from the same normalization."
         )
+
+    _check_memory(normalized, params)
 
     def build(directory: Path) -> dict[str, Any]:
         vocabulary = vocabulary_tokens(vocab)

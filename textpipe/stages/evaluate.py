@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from textpipe.artifacts import Artifact, Outcome, Store
 from textpipe.config import EvaluateParams, key_params
-from textpipe.errors import InputError
+from textpipe.errors import ArtifactError, InputError
 from textpipe.progress import Progress, or_silent
 
 if TYPE_CHECKING:
@@ -38,13 +38,35 @@ def predict_probabilities(model: Any, ids: np.ndarray, *, batch_size: int = 256)
     return shifted / shifted.sum(axis=1, keepdims=True)
 
 
-def check_compatible(trained: Artifact, encoded: Artifact) -> None:
-    """Raise InputError when the data was encoded with another vocabulary or length."""
+def check_compatible(trained: Artifact, encoded: Artifact, store: Store | None = None) -> None:
+    """Refuse data encoded otherwise than the data the model was trained on.
+
+    The vocabulary must be the model's; the padding side too (a masked recurrent model is
+    trained on right padding, and a position-sensitive model learns where the padding is);
+    an unmasked model also needs the same length.
+
+    Raises:
+        InputError: naming what differs and what to rebuild.
+    """
     vocab_key = trained.stats.get("vocab_key")
     if vocab_key and encoded.inputs.get("vocab") != vocab_key:
         raise InputError(
             f"{encoded.path} was encoded with another vocabulary than the one {trained.path} was "
             "trained on; encode the data with the model's vocabulary."
+        )
+    trained_padding = trained.stats.get("padding")
+    if trained_padding is None and store is not None:  # artifacts of textpipe <= 0.4
+        encoded_key = trained.input_key("encoded")
+        try:
+            source = store.get("encode", encoded_key) if encoded_key else None
+        except ArtifactError:
+            source = None
+        trained_padding = source.params.get("padding") if source else None
+    if trained_padding and encoded.params.get("padding") != trained_padding:
+        raise InputError(
+            f"{trained.path} was trained on {trained_padding}-padded data, but {encoded.path} "
+            f"is {encoded.params.get('padding')}-padded; encode with "
+            f"encode.padding={trained_padding}."
         )
     if not trained.stats.get("masked") and encoded.stats.get("length") != trained.stats.get(
         "length"
@@ -63,9 +85,14 @@ def evaluate(
     store: Store,
     output: str | Path | None = None,
     force: bool = False,
+    model_code: str | None = None,
+    trust_code: bool = False,
     progress: Progress | None = None,
 ) -> Outcome:
     """Evaluate a train artifact's model on one split of an encode artifact.
+
+    ``model_code`` and ``trust_code`` say where a custom model's code may come from (see
+    ``load_trained_model``).
 
     Returns:
         The cache outcome; stats hold the metrics.
@@ -83,15 +110,18 @@ def evaluate(
         raise InputError(
             f"{encoded.path}: no split {params.split!r}. Splits: {', '.join(splits) or 'none'}."
         )
-    check_compatible(trained, encoded)
+    check_compatible(trained, encoded, store)
 
     def build(directory: Path) -> dict[str, Any]:
-        from textpipe.stages.train import load_trained_model
+        from textpipe.stages.train import check_labels, load_trained_model
 
-        ids = np.load(encoded.file(f"{params.split}.ids.npy"))
-        labels = np.load(encoded.file(f"{params.split}.labels.npy"))
+        ids = np.load(encoded.file(f"{params.split}.ids.npy"), allow_pickle=False)
+        labels = np.load(encoded.file(f"{params.split}.labels.npy"), allow_pickle=False)
+        check_labels(labels, len(trained.stats["label_names"]), where=f"{encoded.path}")
         with progress.task(f"evaluate: {params.split} ({len(ids):,} rows)", total=None):
-            model = load_trained_model(trained)
+            model = load_trained_model(
+                trained, model_code=model_code, trust_code=trust_code, notice=progress.note
+            )
             probabilities = predict_probabilities(model, ids, batch_size=params.batch_size)
         metrics = classification_metrics(labels, probabilities, list(trained.stats["label_names"]))
         metrics["split"] = params.split

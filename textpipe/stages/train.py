@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from textpipe.artifacts import Artifact, Outcome, Store
 from textpipe.backend import backend_name, describe_device, has_gpu, load_keras
 from textpipe.config import TrainParams, key_params
-from textpipe.errors import ConfigError, InputError
+from textpipe.errors import ArtifactError, ConfigError, InputError
 from textpipe.progress import Progress, or_silent
 
 if TYPE_CHECKING:
@@ -88,12 +88,73 @@ def _resolve_jit_compile(setting: str, info_recurrent: bool) -> bool:
     return not (backend == "tensorflow" and info_recurrent and has_gpu())
 
 
-def load_trained_model(trained: Artifact) -> keras.Model:
-    """The model of a train artifact, with its custom code (if any) loaded first."""
-    from textpipe.models import load_model
+def load_trained_model(
+    trained: Artifact,
+    *,
+    model_code: str | None = None,
+    trust_code: bool = False,
+    notice: Any = None,
+) -> keras.Model:
+    """The model of a train artifact.
+
+    Code runs only where the user named it: a custom builder's file or module is loaded from
+    ``model_code`` (a spec given on the command line or in the user's own preset), or from the
+    spec recorded in the manifest only with ``trust_code``. Never because a manifest says so.
+
+    Raises:
+        ArtifactError: the model file cannot be loaded, or it needs custom code nobody named.
+    """
+    from textpipe.models import is_custom_spec, load_model
 
     load_keras()
-    return load_model(trained.file(MODEL_FILE), spec=trained.stats.get("model_spec"))
+    recorded = trained.stats.get("model_spec")
+    recorded = recorded if isinstance(recorded, str) else None
+    spec = None
+    if model_code is not None and is_custom_spec(model_code):
+        spec = model_code
+        expected = trained.inputs.get("model_code")
+        if expected and notice is not None:
+            _, actual = model_fingerprint(model_code)
+            if actual != expected:
+                notice(
+                    f"the model code {model_code} differs from the code {trained.path} was "
+                    "trained with; loading it anyway"
+                )
+    elif trust_code and recorded is not None and is_custom_spec(recorded):
+        spec = recorded
+    needs_code = recorded is not None and is_custom_spec(recorded)
+    try:
+        return load_model(trained.file(MODEL_FILE), spec=spec)
+    except ConfigError:
+        raise
+    except Exception as error:
+        if needs_code and spec is None:
+            raise ArtifactError(
+                f"{trained.path}: the model was built by custom code ({recorded}), which "
+                "textpipe does not run unless you name it: pass --model-code FILE.py:FUNCTION "
+                "(or --trust-code to run the file named in its manifest)."
+            ) from None
+        raise ArtifactError(
+            f"{trained.path}: cannot load {MODEL_FILE} ({type(error).__name__}: "
+            f"{str(error).splitlines()[0] if str(error) else 'no details'}); rebuild it with "
+            "textpipe train --force."
+        ) from None
+
+
+def _read_checkpoint_state(checkpoint_dir: Path) -> dict[str, Any] | None:
+    """The state of an interrupted training, or None when there is no usable one."""
+    try:
+        state = json.loads((checkpoint_dir / STATE_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    if (
+        not isinstance(state, dict)
+        or not isinstance(state.get("epochs_done"), int)
+        or not isinstance(state.get("history"), list)
+        or not (checkpoint_dir / CHECKPOINT_FILE).is_file()
+    ):
+        return None
+    return state
 
 
 def class_weights(labels: np.ndarray, num_classes: int) -> dict[int, float]:
@@ -110,9 +171,19 @@ def class_weights(labels: np.ndarray, num_classes: int) -> dict[int, float]:
 def _load_split(encoded: Artifact, split: str) -> tuple[np.ndarray, np.ndarray]:
     import numpy as np
 
-    ids = np.load(encoded.file(f"{split}.ids.npy"))
-    labels = np.load(encoded.file(f"{split}.labels.npy"))
+    ids = np.load(encoded.file(f"{split}.ids.npy"), allow_pickle=False)
+    labels = np.load(encoded.file(f"{split}.labels.npy"), allow_pickle=False)
+    check_labels(labels, int(encoded.stats["num_classes"]), where=f"{encoded.path} {split}")
     return ids, labels
+
+
+def check_labels(labels: np.ndarray, num_classes: int, *, where: str) -> None:
+    """Refuse label ids outside ``[0, num_classes)``: a damaged or foreign artifact."""
+    if labels.size and (int(labels.min()) < 0 or int(labels.max()) >= num_classes):
+        raise ArtifactError(
+            f"{where}: label ids run from {int(labels.min())} to {int(labels.max())}, but there "
+            f"are {num_classes} classes; rebuild the artifact."
+        )
 
 
 def _targets(labels: np.ndarray, num_classes: int) -> np.ndarray:
@@ -254,7 +325,7 @@ def train(
     from textpipe.artifacts import compute_key
 
     key = compute_key(stage=STAGE, version=VERSION, params=keyed, inputs=inputs)
-    checkpoint_dir = store.root / "partial" / STAGE / key[:16]
+    checkpoint_dir = store.partial_dir(STAGE, key)
 
     def build(directory: Path) -> dict[str, Any]:
         return _fit(
@@ -309,19 +380,24 @@ def _fit(
 
     history: list[dict[str, Any]] = []
     initial_epoch = 0
-    state_path = checkpoint_dir / STATE_FILE
-    if resume and state_path.is_file() and (checkpoint_dir / CHECKPOINT_FILE).is_file():
-        state = json.loads(state_path.read_text())
-        history = state["history"]
-        initial_epoch = int(state["epochs_done"])
-        model = load_model(checkpoint_dir / CHECKPOINT_FILE, spec=spec)
-        progress.note(f"train: resuming after epoch {initial_epoch} from {checkpoint_dir}")
-    else:
-        if state_path.is_file():
-            done = json.loads(state_path.read_text()).get("epochs_done")
+    state = _read_checkpoint_state(checkpoint_dir)
+    model = None
+    if resume and state is not None:
+        try:
+            model = load_model(checkpoint_dir / CHECKPOINT_FILE, spec=spec)
+            history = state["history"]
+            initial_epoch = state["epochs_done"]
+            progress.note(f"train: resuming after epoch {initial_epoch} from {checkpoint_dir}")
+        except Exception as error:  # a checkpoint cut short by a crash: start over
             progress.note(
-                f"train: an interrupted run stopped after epoch {done}; starting over "
-                "(pass --resume to continue it)"
+                f"train: cannot resume, the checkpoint is unreadable ({error}); starting over"
+            )
+            model = None
+    if model is None:
+        if state is not None and not resume:
+            progress.note(
+                f"train: an interrupted run stopped after epoch {state['epochs_done']}; "
+                "starting over (pass --resume to continue it)"
             )
         shutil.rmtree(checkpoint_dir, ignore_errors=True)
         model = build_model(
@@ -411,5 +487,7 @@ def _fit(
         "num_classes": num_classes,
         "label_names": encoded.stats["label_names"],
         "vocab_key": encoded.inputs.get("vocab"),
+        "padding": encoded.params.get("padding"),
+        "truncation": encoded.params.get("truncation"),
         "train_rows": len(train_ids),
     }
