@@ -57,20 +57,21 @@ def main() -> None:
         race_rounds(sandbox, args.races, args.builders, args.seed + 1, tally)
         corruption_rounds(sandbox, None, args.seed + 2, tally)
         seconds = time.perf_counter() - start
-    kinds: dict[str, int] = {}
-    for kind, count in tally.tried.items():
-        group = kind.split()[0] if kind.startswith("SIGKILL") else kind
-        group = (
-            "flip"
-            if kind.startswith("flip")
-            else "truncate"
-            if kind.startswith("truncate")
-            else group
-        )
-        group = "race" if "concurrent" in kind else group
-        kinds[group] = kinds.get(group, 0) + count
-    for kind in ("SIGKILL", "race", "flip", "truncate"):
-        print(f"{kind:<10}{kinds.get(kind, 0):>5} tried")
+    groups = {
+        "SIGKILL (data stages)": lambda kind: (
+            kind.startswith("SIGKILL") and kind.split()[1] not in MODEL_STAGES
+        ),
+        "SIGKILL (train, evaluate)": lambda kind: (
+            kind.startswith("SIGKILL") and kind.split()[1] in MODEL_STAGES
+        ),
+        "  of which mid-write": lambda kind: kind.startswith("killed mid-write"),
+        f"race of {args.builders} builders": lambda kind: "concurrent" in kind,
+        "byte flipped": lambda kind: kind.startswith("flip"),
+        "file truncated": lambda kind: kind.startswith("truncate"),
+    }
+    for label, matches in groups.items():
+        count = sum(number for kind, number in tally.tried.items() if matches(kind))
+        print(f"{label:<28}{count:>5} tried")
     print(f"failures  {len(tally.failures):>5}  ({seconds:.0f} s)")
     for failure in tally.failures:
         print("  ", failure)

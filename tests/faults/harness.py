@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from textpipe.artifacts import MANIFEST_NAME, Store
+from textpipe.artifacts import LEFTOVER_SUFFIX, MANIFEST_NAME, Store
 
 DATA_STAGES = ("download", "normalize", "vocab", "encode")
 MODEL_STAGES = ("train", "evaluate")
@@ -176,6 +176,16 @@ class Sandbox:
             self.seconds[stage] = time.perf_counter() - start
             self.reference[stage] = data_files(reference / "out" / stage)
 
+    def leftovers(self) -> list[Path]:
+        """Folders of interrupted builds and replacements, in the store and beside -o."""
+        return [
+            path
+            for folder in (*self.store.glob("*"), self.outputs)
+            if folder.is_dir()
+            for path in folder.iterdir()
+            if LEFTOVER_SUFFIX.search(path.name)
+        ]
+
     def build_until(self, stage: str) -> None:
         """Build every stage before ``stage`` (cached when already there)."""
         for earlier in ALL_STAGES[: ALL_STAGES.index(stage)]:
@@ -239,6 +249,8 @@ def kill_rounds(
         time.sleep(rng.uniform(0.0, sandbox.seconds[stage] * 1.2))
         process.send_signal(signal.SIGKILL)
         process.communicate()
+        if sandbox.leftovers():
+            tally.count("killed mid-write (a leftover was found)")
         problems = sandbox.problems()
         code, output = run_textpipe(sandbox.command(stage), sandbox.store)
         if code != 0:
