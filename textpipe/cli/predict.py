@@ -27,28 +27,86 @@ from textpipe.cli.common import model_code_options
     default="table",
     show_default=True,
 )
+@click.option(
+    "--input",
+    "input_path",
+    type=click.Path(exists=True, path_type=Path),
+    help="Classify every row of a .csv/.tsv/.jsonl/.parquet file or a download artifact "
+    "(streamed in batches); needs -o.",
+)
+@click.option("--text-column", help="Text column of --input  [default: found among common names].")
+@click.option("--split", default="test", show_default=True, help="Split of a download artifact.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where --input's predictions go: .parquet, .csv or .jsonl (label, probabilities).",
+)
+@click.option("--overwrite", is_flag=True, help="Replace an existing -o file.")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=4096,
+    show_default=True,
+    help="Rows per batch of --input.",
+)
 @model_code_options
 def command(
     run: str,
     texts: tuple[str, ...],
     text_file: Path | None,
     output_format: str,
+    input_path: Path | None,
+    text_column: str | None,
+    split: str,
+    output: Path | None,
+    overwrite: bool,
+    batch_size: int,
     model_code: str | None,
     trust_code: bool,
 ) -> None:
     """Classify raw text with the trained model of RUN (a run/preset name or a model directory).
 
     Texts come from the arguments, from --file (one per line), or from standard input.
-    They are normalized and encoded with the run's own tokenizer.json.
+    They are normalized and encoded with the run's own tokenizer.json. For a whole
+    data set, --input FILE -o OUT streams it in batches and writes a label and the class
+    probabilities per row.
 
     \b
     Examples:
       textpipe predict imdb-lstm "A wonderful, moving film."
       echo "Dull and far too long." | textpipe predict imdb-lstm --format jsonl
+      textpipe predict imdb-lstm --input reviews.parquet -o predictions.parquet
     """
     from textpipe.cli.common import store
     from textpipe.errors import InputError
     from textpipe.predict import load_predictor
+
+    if (input_path is None) != (output is None):
+        raise InputError("--input and -o go together: textpipe predict RUN --input FILE -o OUT.")
+    if input_path is not None:
+        if texts or text_file is not None:
+            raise InputError("Pass texts, --file or --input, not several.")
+        from textpipe.cli.console import ConsoleProgress
+        from textpipe.predict import predict_file
+
+        predictor = load_predictor(run, store(), model_code=model_code, trust_code=trust_code)
+        written = predict_file(
+            predictor,
+            source=input_path,
+            output=output,
+            text_column=text_column,
+            split=split,
+            batch_size=batch_size,
+            overwrite=overwrite,
+            progress=ConsoleProgress(),
+        )
+        counts = ", ".join(f"{name} {count:,}" for name, count in written.label_counts.items())
+        click.echo(
+            f"predicted {written.rows:,} rows in {written.seconds:.1f} s -> {written.output} "
+            f"({counts})"
+        )
+        return
 
     inputs = list(texts)
     if text_file is not None:
