@@ -114,7 +114,7 @@ def test_corrupt_artifact_is_reported_and_rebuilt(tmp_path: Path, damage: str) -
     notices: list[str] = []
     outcome = produce(store, calls, notice=notices.append)
     assert outcome.status == "built" and calls == [1, 1]
-    assert notices and "corrupt" in notices[0]
+    assert notices and "damaged artifact" in notices[0]
     assert open_artifact(path).key == outcome.artifact.key
 
 

@@ -19,7 +19,9 @@ from textpipe.errors import ConfigError
 
 def test_defaults_are_valid_and_bad_values_rejected() -> None:
     assert VocabParams().size == 20000
-    with pytest.raises(ConfigError, match=r"\[vocab.size\] expected a positive integer, got 0"):
+    with pytest.raises(
+        ConfigError, match=r"\[vocab.size\] expected a positive integer at most \d+, got 0"
+    ):
         VocabParams(size=0)
     with pytest.raises(ConfigError, match="one of post, pre"):
         EncodeParams(padding="middle")
@@ -42,7 +44,7 @@ def test_every_error_is_reported_at_once_with_its_location(tmp_path: Path) -> No
         load_pipeline_file(path)
     lines = str(raised.value).splitlines()
     assert f"{path}: [train.epochs] expected a positive integer, got 'ten'." in lines
-    assert any("[vocab.size] expected a positive integer, got 'big'" in line for line in lines)
+    assert any("[vocab.size] expected a positive integer at most" in line for line in lines)
     assert any("[vocab.min_frequency]" in line for line in lines)
     assert any("[train.modell] unknown key. Valid keys:" in line for line in lines)
     assert any("[tarin] unknown section" in line for line in lines)

@@ -343,7 +343,7 @@ def test_stored_files_are_read_only_and_outputs_are_copies(tmp_path: Path) -> No
     notices: list[str] = []
     again = produce(store, output=output, notice=notices.append)
     assert (output / "data.txt").read_text() == "payload 10"
-    assert again.status == "cached" and any("Replacing" in note for note in notices)
+    assert again.status == "cached" and any("replacing it" in note for note in notices)
 
 
 def test_cached_lookups_do_not_rehash_unchanged_files(
@@ -444,6 +444,25 @@ def test_evaluate_refuses_other_padding(runner, tmp_path: Path, sentiment_csv: P
     ).artifact
     with pytest.raises(InputError, match="post-padded"):
         evaluate(trained=trained, encoded=left, params=EvaluateParams(split="train"), store=store)
+    # the same texts with the labels renamed (their ids flip): refused, not silently wrong
+    renamed = sentiment_csv.with_name("renamed.csv")
+    renamed.write_text(sentiment_csv.read_text().replace(",neg", ",zneg").replace(",pos", ",apos"))
+    from textpipe.config import DownloadParams, NormalizeParams
+    from textpipe.stages.download import download
+    from textpipe.stages.normalize import normalize
+
+    other = normalize(
+        dataset=download(params=DownloadParams(source=str(renamed)), store=store).artifact,
+        params=NormalizeParams(strip_html=True),
+        store=store,
+    ).artifact
+    relabelled = encode(
+        normalized=other, vocab=vocab, params=EncodeParams(length=12), store=store
+    ).artifact
+    with pytest.raises(InputError, match="predicts the classes"):
+        evaluate(
+            trained=trained, encoded=relabelled, params=EvaluateParams(split="train"), store=store
+        )
 
 
 # -- 6. concurrent runs ----------------------------------------------------------------------
@@ -528,9 +547,11 @@ def test_huge_encode_length_is_refused_before_allocating(runner, sentiment_csv: 
         encode(
             normalized=normalized,
             vocab=vocab,
-            params=EncodeParams(length=100_000_000_000),
+            params=EncodeParams(length=2_000_000_000),
             store=Store(),
         )
+    with pytest.raises(ConfigError, match="at most 2147483647"):
+        EncodeParams(length=100_000_000_000)
 
 
 def test_lock_wait_ends_with_a_clear_message(
@@ -604,6 +625,74 @@ def test_a_test_label_unseen_in_training_is_refused(tmp_path: Path, reviews_csv:
         download(params=DownloadParams(source=str(reviews_csv), test_file=str(test)), store=Store())
 
 
+def test_unusable_label_values_are_refused(tmp_path: Path, reviews_csv: Path) -> None:
+    from textpipe.config import DownloadParams
+    from textpipe.stages.download import download
+
+    for value in ("inf", "1e300", "nan"):
+        path = tmp_path / f"labels-{value}.csv"
+        path.write_text(f"text,label\na b,1\nc d,0\ne f,{value}\ng h,1\n")
+        with pytest.raises(InputError, match=r"row 2|rows 2"):
+            download(params=DownloadParams(source=str(path)), store=Store())
+    nested = tmp_path / "nested.jsonl"
+    nested.write_text('{"text": "a", "label": [1]}\n{"text": "b", "label": [0]}\n')
+    with pytest.raises(InputError, match="a label must be a name or a whole number"):
+        download(params=DownloadParams(source=str(nested)), store=Store())
+
+
+def test_class_checks_hold_after_sampling_and_carving(
+    tmp_path: Path, reviews_csv: Path, reviews_test_csv: Path
+) -> None:
+    from textpipe.config import DownloadParams
+    from textpipe.stages.download import download
+
+    with pytest.raises(InputError, match="single class"):
+        download(params=DownloadParams(source=str(reviews_csv), limit=1), store=Store())
+    with pytest.raises(InputError, match=r"single class|lacks"):
+        download(
+            params=DownloadParams(
+                source=str(reviews_csv), test_file=str(reviews_test_csv), validation_size=0.9
+            ),
+            store=Store(),
+        )
+
+
+def test_hostile_run_record_fields_and_lookalike_folders(
+    runner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sentiment_csv: Path
+) -> None:
+    store = Store()
+    _write_record(store, "odd", {"train": {"key": "a" * 64, "params": [], "inputs": "x"}})
+    path = tiny_pipeline_toml(tmp_path / "odd.toml", sentiment_csv, sentiment_csv)
+    result = runner.invoke(cli, ["run", str(path), "--dry-run"])
+    assert result.exit_code == 0 and "Traceback" not in result.output
+    # a folder named like a run does not hide the run
+    _write_record(store, "odd", {"train": {"key": "a" * 64}})
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "odd").mkdir()
+    result = runner.invoke(cli, ["predict", "odd", "text"])
+    assert "has no trained model yet" in result.output
+
+
+def test_more_one_line_errors(
+    runner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reviews_csv: Path
+) -> None:
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    result = runner.invoke(cli, ["download", str(reviews_csv), "-o", str(tmp_path / "loop")])
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    latin = tmp_path / "latin.txt"
+    latin.write_bytes("caf\xe9".encode("latin-1"))
+    result = runner.invoke(cli, ["predict", "x", "--file", str(latin)])
+    assert result.exit_code == 1 and "not UTF-8" in result.output
+    result = runner.invoke(cli, ["report", "--plot", str(tmp_path / "plot.json")])
+    assert result.exit_code == 1 and ".png, .pdf or .svg" in result.output
+    for bad in ("nan", "-5", "soon"):
+        monkeypatch.setenv("TEXTPIPE_LOCK_TIMEOUT", bad)
+        with pytest.raises(ConfigError, match="TEXTPIPE_LOCK_TIMEOUT"):
+            from textpipe.artifacts import lock_timeout
+
+            lock_timeout()
+
+
 # -- 9. leftovers ---------------------------------------------------------------------------
 
 SLOW_BUILD = """
@@ -652,16 +741,84 @@ def test_stale_leftovers_are_removed_at_the_next_build(tmp_path: Path) -> None:
     stale = [
         target.with_name(f"{target.name}.incomplete-deadbeef"),
         target.with_name(f"{target.name}.old-0badf00d"),
-        output.with_name("out.incomplete-12345678"),
+        output.with_name(".out.textpipe-incomplete-12345678"),
+        output.with_name(".out.textpipe-old-12345678"),
     ]
     for path in stale:
         path.mkdir()
         (path / "big.bin").write_bytes(b"x" * 100)
-    user = tmp_path / "out.incomplete-notmine"  # not textpipe's pattern: kept
-    user.mkdir()
+    # the user's own folders, even when named like textpipe's old temporaries, are kept
+    kept = [tmp_path / "out.incomplete-12345678", tmp_path / "out.old-20241201"]
+    for path in kept:
+        path.mkdir()
+        (path / "notes.txt").write_text("mine")
     produce(store, output=output, force=True)
     assert not any(path.exists() for path in stale)
-    assert user.exists()
+    assert all((path / "notes.txt").read_text() == "mine" for path in kept)
+
+
+def test_store_cleaning_touches_only_key_named_entries(runner, tmp_path: Path) -> None:
+    # the default store ./data is also where many keep their data: data/train/pos/1.txt
+    store = Store()
+    produce(store)
+    users = store.root / "train" / "pos"
+    users.mkdir(parents=True)
+    (users / "1.txt").write_text("great film")
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "photos.old-20240101").mkdir(parents=True)
+    (store.root / "normalize").symlink_to(elsewhere)
+    result = runner.invoke(cli, ["verify", "--clean"])
+    assert "Not a textpipe artifact (left alone)" in result.output
+    assert (users / "1.txt").read_text() == "great film"
+    assert (elsewhere / "photos.old-20240101").is_dir()
+
+
+def test_force_recopies_the_output(tmp_path: Path) -> None:
+    store = Store(tmp_path / "store")
+    output = tmp_path / "out"
+    produce(store, output=output)
+    before = json.loads((output / MANIFEST_NAME).read_text())["created"]
+    stored = store.path_for("vocab", produce(store).artifact.key)
+    (output / "data.txt").unlink()
+    (output / "data.txt").write_text("payload 10")  # same content, new inode
+    inode = (output / "data.txt").stat().st_ino
+    produce(store, output=output, force=True)
+    assert (output / "data.txt").stat().st_ino != inode
+    assert json.loads((stored / MANIFEST_NAME).read_text())["created"] >= before
+
+
+def test_output_with_a_lookalike_manifest_is_refused(tmp_path: Path) -> None:
+    store = Store(tmp_path / "store")
+    user = tmp_path / "release"
+    user.mkdir()
+    fields = {"stage": "release", "version": "2.1", "key": "abc", "params": {}, "inputs": {}}
+    (user / "manifest.json").write_text(json.dumps({**fields, "files": [{"name": "data.csv"}]}))
+    (user / "data.csv").write_text("a,b")
+    with pytest.raises(ArtifactError, match="not part of a textpipe artifact"):
+        produce(store, output=user)
+    assert (user / "data.csv").read_text() == "a,b"
+
+
+def test_files_written_into_an_output_while_it_is_replaced_are_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    store = Store(tmp_path / "store")
+    output = tmp_path / "out"
+    produce(store, output=output)
+    copy = shutil.copyfile
+
+    def copy_while_the_user_writes(source, target):
+        (output / "thesis.tex").write_text("written meanwhile")
+        return copy(source, target)
+
+    monkeypatch.setattr(shutil, "copyfile", copy_while_the_user_writes)
+    notices: list[str] = []
+    produce(store, output=output, size=11, notice=notices.append)
+    (kept,) = tmp_path.glob(".out.textpipe-old-*")
+    assert (kept / "thesis.tex").read_text() == "written meanwhile"
+    assert any("kept" in note for note in notices)
 
 
 # -- 10. a pipeline is validated whole, and --set errors name the override ---------------------

@@ -55,12 +55,14 @@ CHECKSUM_FIELD = "checksum"
 REQUIRED_FIELDS = ("stage", "version", "key", "params", "inputs", "files")
 
 KEY_PATTERN = re.compile(r"[0-9a-f]{64}")
+ENTRY_NAME = re.compile(r"[0-9a-f]{16}")  # a store entry is named by its key's first 16 digits
 RUN_NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 FILE_NAME_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}")
-# Leftovers of an interrupted build or replacement: <name>.incomplete-<hex> / <name>.old-<hex>
-LEFTOVER_SUFFIX = re.compile(
-    rf"(?:{re.escape(INCOMPLETE_MARKER)}|{re.escape(RETIRED_MARKER)})[0-9a-f]{{8}}"
-)
+# Leftovers of an interrupted build or replacement in the store: <entry>.incomplete-<hex>.
+STORE_LEFTOVER = re.compile(r"[0-9a-f]{16}\.(?:incomplete|old)-[0-9a-f]{8}")
+# Beside an -o folder NAME, textpipe's temporaries are .NAME.textpipe-incomplete-<hex>.
+OUTPUT_TEMPORARY = ".textpipe-incomplete-"
+OUTPUT_RETIRED = ".textpipe-old-"
 
 # Seconds to wait for another process that builds the same key before giving up.
 DEFAULT_LOCK_TIMEOUT = 6 * 3600.0
@@ -153,7 +155,12 @@ def _manifest_problem(manifest: Any) -> str | None:
         return "its manifest holds non-JSON values"
     if not is_key(manifest["key"]) or manifest["stage"] not in STAGE_NAMES:
         return "its manifest names an invalid key or stage"
-    if not isinstance(manifest["inputs"], dict) or not isinstance(manifest["files"], list):
+    if (
+        not isinstance(manifest["inputs"], dict)
+        or not isinstance(manifest["params"], dict)
+        or not isinstance(manifest["files"], list)
+        or not isinstance(manifest.get("stats", {}), dict)
+    ):
         return "its manifest is malformed"
     for entry in manifest["files"]:
         name = entry.get("name") if isinstance(entry, dict) else None
@@ -168,14 +175,25 @@ def _manifest_problem(manifest: Any) -> str | None:
     return None
 
 
-def read_manifest(directory: Path) -> dict[str, Any] | None:
-    """The parsed manifest of a directory when it looks like a textpipe manifest, else None.
+def load_json(path: Path) -> Any:
+    """A small JSON file's content; ValueError for anything that is not a readable JSON file
+    (a FIFO, a directory, bad UTF-8, absurd nesting)."""
+    if not path.is_file():
+        raise ValueError(f"{path} is not a file")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, RecursionError) as error:
+        raise ValueError(str(error)) from None
 
-    This checks the manifest alone, not the files; ``inspect`` checks both.
+
+def read_manifest(directory: Path) -> dict[str, Any] | None:
+    """The parsed manifest of a directory when it is a sealed textpipe manifest, else None.
+
+    This checks the manifest alone, not the files; ``Store.inspect`` checks both.
     """
     try:
-        manifest = json.loads((directory / MANIFEST_NAME).read_text(encoding="utf-8"))
-    except (OSError, ValueError, UnicodeDecodeError):
+        manifest = load_json(directory / MANIFEST_NAME)
+    except (OSError, ValueError):
         return None
     return manifest if _manifest_problem(manifest) is None else None
 
@@ -234,7 +252,7 @@ class DamagedArtifactError(ArtifactError):
     def __init__(self, path: Path, reason: str) -> None:
         self.path = path
         self.reason = reason
-        super().__init__(f"{path}: damaged artifact: {reason}.")
+        super().__init__(f"{path}: damaged artifact: {reason}")
 
 
 class _VerifiedFiles:
@@ -250,7 +268,7 @@ class _VerifiedFiles:
 
     def load(self, artifact_dir: Path) -> dict[str, list[Any]]:
         try:
-            record = json.loads(self._path(artifact_dir).read_text(encoding="utf-8"))
+            record = load_json(self._path(artifact_dir))
         except (OSError, ValueError):
             return {}
         if not isinstance(record, dict) or record.get("path") != str(artifact_dir.resolve()):
@@ -302,6 +320,14 @@ def _is_within(path: Path, parent: Path) -> bool:
     return path == parent or path.is_relative_to(parent)
 
 
+def resolve_path(path: Path) -> Path:
+    """``path.resolve()``; ArtifactError for a symbolic-link loop or an unreadable path."""
+    try:
+        return path.resolve()
+    except (RuntimeError, OSError) as error:
+        raise ArtifactError(f"{path}: cannot resolve the path ({error}).") from None
+
+
 @dataclass(frozen=True)
 class Outcome:
     """What the cache did for one stage."""
@@ -325,17 +351,23 @@ class VerifyReport:
     bytes: int
     damaged: list[DamagedArtifactError]
     leftovers: list[Path]
+    foreign: list[Path]
 
 
 def lock_timeout() -> float:
     """Seconds to wait for a lock: ``$TEXTPIPE_LOCK_TIMEOUT`` or six hours."""
     raw = os.environ.get("TEXTPIPE_LOCK_TIMEOUT")
+    if not raw:
+        return DEFAULT_LOCK_TIMEOUT
     try:
-        return float(raw) if raw else DEFAULT_LOCK_TIMEOUT
+        value = float(raw)
     except ValueError:
+        value = float("nan")
+    if not (0 <= value < float("inf")):
         raise ConfigError(
-            f"TEXTPIPE_LOCK_TIMEOUT must be a number of seconds, got {raw!r}."
-        ) from None
+            f"TEXTPIPE_LOCK_TIMEOUT must be a number of seconds (0 or more), got {raw!r}."
+        )
+    return value
 
 
 class Store:
@@ -349,8 +381,8 @@ class Store:
 
     def _inside(self, path: Path, what: str) -> Path:
         """``path``, after checking that it resolves inside the store root."""
-        root = self.root.resolve()
-        resolved = path.resolve()
+        root = resolve_path(self.root)
+        resolved = resolve_path(path)
         if not resolved.is_relative_to(root) or resolved == root:
             raise ArtifactError(f"{what} resolves outside the store {self.root}: refused.")
         return path
@@ -423,11 +455,11 @@ class Store:
         Raises:
             DamagedArtifactError: the manifest is missing, invalid, or a file does not match.
         """
+        if not (directory / MANIFEST_NAME).exists():
+            raise DamagedArtifactError(directory, f"no {MANIFEST_NAME} (unfinished?)")
         try:
-            manifest = json.loads((directory / MANIFEST_NAME).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise DamagedArtifactError(directory, f"no {MANIFEST_NAME} (unfinished?)") from None
-        except (OSError, ValueError, UnicodeDecodeError):
+            manifest = load_json(directory / MANIFEST_NAME)
+        except (OSError, ValueError):
             raise DamagedArtifactError(directory, f"unreadable {MANIFEST_NAME}") from None
         problem = _manifest_problem(manifest)
         if problem:
@@ -491,29 +523,37 @@ class Store:
         found = []
         stage_dir = self.root / stage
         for directory in sorted(stage_dir.glob("*")) if stage_dir.is_dir() else []:
-            if LEFTOVER_SUFFIX.search(directory.name) or not directory.is_dir():
+            if not ENTRY_NAME.fullmatch(directory.name) or not directory.is_dir():
                 continue
             try:
                 found.append(self.inspect(directory))
             except DamagedArtifactError as error:
                 if notice:
-                    notice(f"{error} Skipped; the next build of it replaces it.")
+                    notice(f"{error}; skipped, the next build of it replaces it.")
         return sorted(found, key=lambda artifact: artifact.manifest.get("created", ""))
 
     def verify_all(self, *, progress: Notice | None = None) -> VerifyReport:
-        """Re-hash every file of every artifact in the store, and list interrupted leftovers."""
+        """Re-hash every file of every artifact in the store; list interrupted leftovers, and
+        folders that are not textpipe's (never touched)."""
         checked = files = size = 0
         damaged: list[DamagedArtifactError] = []
         leftovers: list[Path] = []
+        foreign: list[Path] = []
         for stage in STAGE_NAMES:
             stage_dir = self.root / stage
             if not stage_dir.is_dir():
                 continue
+            try:
+                self._inside(stage_dir, str(stage_dir))
+            except ArtifactError:
+                foreign.append(stage_dir)
+                continue
             for directory in sorted(stage_dir.iterdir()):
-                if LEFTOVER_SUFFIX.search(directory.name):
+                if STORE_LEFTOVER.fullmatch(directory.name) and self._is_entry(directory):
                     leftovers.append(directory)
                     continue
-                if not directory.is_dir():
+                if not ENTRY_NAME.fullmatch(directory.name) or not self._is_entry(directory):
+                    foreign.append(directory)
                     continue
                 checked += 1
                 try:
@@ -530,7 +570,19 @@ class Store:
                 size += sum(entry["size"] for entry in artifact.manifest["files"])
                 if progress:
                     progress(f"{stage:<10}ok      {artifact.short_key}  {directory}")
-        return VerifyReport(checked, files, size, damaged, leftovers)
+        return VerifyReport(checked, files, size, damaged, leftovers, foreign)
+
+    def _is_entry(self, directory: Path) -> bool:
+        """A real folder (not a link) directly under a stage folder, inside the store."""
+        if directory.is_symlink() or not directory.is_dir():
+            return False
+        if directory.parent.name not in STAGE_NAMES:
+            return False
+        try:
+            self._inside(directory, str(directory))
+        except ArtifactError:
+            return False
+        return resolve_path(directory.parent.parent) == resolve_path(self.root)
 
     # -- writing ----------------------------------------------------------------------------
 
@@ -541,13 +593,10 @@ class Store:
         _remove_tree(directory)
 
     def discard(self, directory: Path) -> None:
-        """Delete a damaged store entry that ``verify_all`` found (never anything else)."""
-        self._inside(directory, str(directory))
-        in_stage_dir = (
-            directory.parent.name in STAGE_NAMES
-            and directory.parent.parent.resolve() == self.root.resolve()
-        )
-        if not in_stage_dir:
+        """Delete a damaged store entry, or a leftover of an interrupted build, that
+        ``verify_all`` found; refuses anything else."""
+        named = ENTRY_NAME.fullmatch(directory.name) or STORE_LEFTOVER.fullmatch(directory.name)
+        if not named or not self._is_entry(directory):
             raise ArtifactError(f"{directory}: not a store entry; refused.")
         self._verified.forget(directory)
         _remove_tree(directory)
@@ -602,7 +651,7 @@ class Store:
                     artifact = self.get(stage, key)
                 except DamagedArtifactError as error:
                     if notice:
-                        notice(f"{error} Rebuilding it.")
+                        notice(f"{error}; rebuilding it.")
                     self.remove(stage, key)
             status: Status = "cached"
             if artifact is None:
@@ -617,7 +666,7 @@ class Store:
                 )
                 status = "built"
         if output_path is not None:
-            artifact = self._materialize(artifact, output_path, notice)
+            artifact = self._materialize(artifact, output_path, notice, force=force)
         seconds = time.perf_counter() - start if status == "built" else 0.0
         return Outcome(artifact, status, seconds)
 
@@ -628,14 +677,14 @@ class Store:
         Raises:
             ArtifactError: with the path and what to do instead.
         """
-        resolved = output.resolve()
-        root = self.root.resolve()
+        resolved = resolve_path(output)
+        root = resolve_path(self.root)
         if _is_within(resolved, root) or root.is_relative_to(resolved):
             raise ArtifactError(
                 f"-o {output}: that is the store {self.root} or a folder inside or above it; "
                 "choose a folder outside the store."
             )
-        cwd = Path.cwd().resolve()
+        cwd = resolve_path(Path.cwd())
         if cwd.is_relative_to(resolved):
             raise ArtifactError(
                 f"-o {output}: that is the current directory or one of its parents; "
@@ -658,32 +707,21 @@ class Store:
 
     @staticmethod
     def _foreign_entries(directory: Path) -> list[str]:
-        """Entries of a folder that a textpipe artifact there would not account for."""
+        """Entries of a folder that a textpipe artifact there would not account for: all of
+        them unless its manifest is a sealed textpipe manifest."""
         entries = sorted(entry.name for entry in directory.iterdir())
         if not entries:
             return []
-        try:
-            manifest = json.loads((directory / MANIFEST_NAME).read_text(encoding="utf-8"))
-        except (OSError, ValueError, UnicodeDecodeError):
+        manifest = read_manifest(directory)
+        if manifest is None:
             return entries
-        if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), list):
-            return entries
-        if any(name not in manifest for name in REQUIRED_FIELDS):
-            return entries
-        own = {MANIFEST_NAME}
-        own.update(
-            entry["name"]
-            for entry in manifest["files"]
-            if isinstance(entry, dict)
-            and isinstance(entry.get("name"), str)
-            and FILE_NAME_PATTERN.fullmatch(entry["name"])
-        )
+        own = {MANIFEST_NAME, *(entry["name"] for entry in manifest["files"])}
         return [
             name
             for name in entries
             if name not in own
-            or not (directory / name).is_file()
             or (directory / name).is_symlink()
+            or not (directory / name).is_file()
         ]
 
     def _not_damaged(self, stage: str, key: str) -> bool:
@@ -701,18 +739,33 @@ class Store:
             return self.inspect(output)
         except DamagedArtifactError as error:
             if notice:
-                notice(f"{error} Replacing it.")
+                notice(f"{error}; replacing it.")
             return None
 
     def _remove_leftovers(self, target: Path) -> None:
-        """Remove what interrupted builders of ``target`` left beside it. Called under the
-        target's lock, so no live builder owns them."""
+        """Remove what interrupted builders of the store entry ``target`` left beside it.
+        Called under the target's lock, so no live builder owns them."""
         parent = target.parent
         if not parent.is_dir():
             return
-        for path in parent.glob(f"{glob_escape(target.name)}.*"):
-            suffix = path.name[len(target.name) :]
-            if LEFTOVER_SUFFIX.fullmatch(suffix) and path.is_dir() and not path.is_symlink():
+        for path in parent.glob(f"{target.name}.*"):
+            if STORE_LEFTOVER.fullmatch(path.name) and self._is_entry(path):
+                _remove_tree(path)
+
+    @staticmethod
+    def _remove_output_leftovers(output: Path) -> None:
+        """Remove textpipe's own temporaries beside an -o folder (``.NAME.textpipe-*-<hex>``,
+        holding files only) that an interrupted copy left. Called under the folder's lock."""
+        pattern = re.compile(
+            rf"\.{re.escape(output.name)}(?:{re.escape(OUTPUT_TEMPORARY)}|"
+            rf"{re.escape(OUTPUT_RETIRED)})[0-9a-f]{{8}}"
+        )
+        if not output.parent.is_dir():
+            return
+        for path in output.parent.iterdir():
+            if not pattern.fullmatch(path.name) or path.is_symlink() or not path.is_dir():
+                continue
+            if all(entry.is_file() and not entry.is_symlink() for entry in path.iterdir()):
                 _remove_tree(path)
 
     def _build(
@@ -760,7 +813,8 @@ class Store:
                 path.chmod(STORED_FILE_MODE)
             manifest = _write_manifest(temporary, manifest)
             (temporary / MANIFEST_NAME).chmod(STORED_FILE_MODE)
-            self._replace_directory(temporary, target)
+            retired = target.with_name(f"{target.name}{RETIRED_MARKER}{uuid.uuid4().hex[:8]}")
+            self._replace_directory(temporary, target, retired)
         except BaseException:
             _remove_tree(temporary)
             raise
@@ -774,31 +828,42 @@ class Store:
         )
         return Artifact(path=target, manifest=manifest)
 
-    @staticmethod
-    def _replace_directory(source: Path, target: Path) -> None:
+    def _replace_directory(
+        self, source: Path, target: Path, retired: Path, notice: Notice | None = None
+    ) -> None:
         """Move a complete directory into place, replacing ``target`` (already checked to be
-        textpipe's own) if it exists."""
-        if target.exists() or target.is_symlink():
-            retired = target.with_name(f"{target.name}{RETIRED_MARKER}{uuid.uuid4().hex[:8]}")
-            os.replace(target, retired)
+        textpipe's own) if it exists. Should anything else have appeared in the replaced
+        folder meanwhile, that folder is kept, not deleted."""
+        if not (target.exists() or target.is_symlink()):
             os.replace(source, target)
-            _remove_tree(retired)
-        else:
-            os.replace(source, target)
+            return
+        os.replace(target, retired)
+        os.replace(source, target)
+        foreign = self._foreign_entries(retired)
+        if foreign:
+            if notice:
+                notice(
+                    f"kept {retired}: files textpipe did not write appeared in {target} while "
+                    f"it was replaced ({', '.join(foreign[:3])})"
+                )
+            return
+        _remove_tree(retired)
 
-    def _materialize(self, artifact: Artifact, output: Path, notice: Notice | None) -> Artifact:
+    def _materialize(
+        self, artifact: Artifact, output: Path, notice: Notice | None, *, force: bool = False
+    ) -> Artifact:
         """Copy a stored artifact to ``output`` atomically, replacing a textpipe artifact there."""
-        if output.resolve() == artifact.path.resolve():
-            return artifact
-        lock_name = "output-" + hashlib.sha256(str(output.resolve()).encode()).hexdigest()[:32]
+        resolved = resolve_path(output)
+        lock_name = "output-" + hashlib.sha256(str(resolved).encode()).hexdigest()[:32]
         with self.lock(lock_name, what=f"-o {output}", notice=notice):
             self.check_output(output)  # again, now that no other textpipe writes there
-            self._remove_leftovers(output)
-            existing = self._existing_output(output, None)
+            self._remove_output_leftovers(output)
+            existing = None if force else self._existing_output(output, None)
             if existing is not None and existing.key == artifact.key:
                 return existing
             output.parent.mkdir(parents=True, exist_ok=True)
-            temporary = output.with_name(f"{output.name}{INCOMPLETE_MARKER}{uuid.uuid4().hex[:8]}")
+            suffix = uuid.uuid4().hex[:8]
+            temporary = output.with_name(f".{output.name}{OUTPUT_TEMPORARY}{suffix}")
             temporary.mkdir()
             try:
                 remembered = {}
@@ -809,7 +874,8 @@ class Store:
                     remembered[entry["name"]] = entry["sha256"]
                 # written anew, so that make sees a fresh target when the key changed
                 _write_manifest(temporary, artifact.manifest)
-                self._replace_directory(temporary, output)
+                retired = output.with_name(f".{output.name}{OUTPUT_RETIRED}{suffix}")
+                self._replace_directory(temporary, output, retired, notice)
             except BaseException:
                 _remove_tree(temporary)
                 raise
@@ -819,11 +885,6 @@ class Store:
             {name: [*_fingerprint(output / name), digest] for name, digest in remembered.items()},
         )
         return Artifact(path=output, manifest=artifact.manifest)
-
-
-def glob_escape(name: str) -> str:
-    """A file name with glob metacharacters escaped."""
-    return re.sub(r"([*?\[])", r"[\1]", name)
 
 
 def open_artifact(

@@ -202,14 +202,16 @@ class NormalizeParams(Params):
 @dataclass(frozen=True, kw_only=True)
 class VocabParams(Params):
     stage: ClassVar[str] = "vocab"
-    size: int = spec(20000, "number of most frequent training tokens kept", minimum=1)
+    size: int = spec(
+        20000, "number of most frequent training tokens kept", minimum=1, maximum=2**31 - 3
+    )
     min_frequency: int = spec(1, "drop tokens seen fewer times than this", minimum=1)
 
 
 @dataclass(frozen=True, kw_only=True)
 class EncodeParams(Params):
     stage: ClassVar[str] = "encode"
-    length: int = spec(256, "fixed sequence length", minimum=1)
+    length: int = spec(256, "fixed sequence length", minimum=1, maximum=2**31 - 1)
     padding: str = spec("post", "where padding goes", choices=("post", "pre"))
     truncation: str = spec("post", "which end long texts lose", choices=("post", "pre"))
 
@@ -267,7 +269,7 @@ class TrainParams(Params):
 @dataclass(frozen=True, kw_only=True)
 class EvaluateParams(Params):
     stage: ClassVar[str] = "evaluate"
-    split: str = spec("test", "split to evaluate")
+    split: str = spec("test", "split to evaluate", choices=("train", "validation", "test"))
     batch_size: int = spec(256, "prediction batch size", minimum=1)
 
 

@@ -176,6 +176,10 @@ def _valid_record(record: Any, name: str) -> dict[str, Any] | None:
     for stage, entry in stages.items():
         if stage not in STAGE_NAMES or not isinstance(entry, dict):
             return None
+        if not isinstance(entry.get("params", {}), dict):
+            return None
+        if not isinstance(entry.get("inputs", {}), dict):
+            return None
         try:
             check_key(entry.get("key"), where=f"run {name!r}: {stage}")
         except ArtifactError:
@@ -449,10 +453,12 @@ def resolve_run_artifacts(name_or_path: str, store: Store) -> dict[str, Artifact
         InputError: no such run, or its artifacts do not belong together.
         ArtifactError: an artifact is damaged, or a key in a file is malformed.
     """
-    from textpipe.artifacts import open_artifact
+    from textpipe.artifacts import MANIFEST_NAME, RUN_NAME_PATTERN, open_artifact
 
     path = Path(name_or_path)
-    if path.is_dir():
+    # A folder that holds no artifact does not hide a run of the same name.
+    is_run = RUN_NAME_PATTERN.fullmatch(name_or_path) and read_run_record(store, name_or_path)
+    if path.is_dir() and ((path / MANIFEST_NAME).exists() or not is_run):
         artifact = open_artifact(path, stage=("train", "evaluate"), store=store)
         found = {artifact.stage: artifact}
         trained = artifact

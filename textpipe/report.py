@@ -98,7 +98,7 @@ def collect_rows(
             return store.get(stage, key)
         except ArtifactError as error:
             if notice:
-                notice(f"{error} Its columns are left empty.")
+                notice(f"{error}; its columns are left empty.")
             return None
 
     rows = []

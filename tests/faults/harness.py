@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from textpipe.artifacts import LEFTOVER_SUFFIX, MANIFEST_NAME, Store
+from textpipe.artifacts import MANIFEST_NAME, OUTPUT_TEMPORARY, STORE_LEFTOVER, Store
 
 DATA_STAGES = ("download", "normalize", "vocab", "encode")
 MODEL_STAGES = ("train", "evaluate")
@@ -183,7 +183,7 @@ class Sandbox:
             for folder in (*self.store.glob("*"), self.outputs)
             if folder.is_dir()
             for path in folder.iterdir()
-            if LEFTOVER_SUFFIX.search(path.name)
+            if STORE_LEFTOVER.fullmatch(path.name) or OUTPUT_TEMPORARY in path.name
         ]
 
     def build_until(self, stage: str) -> None:

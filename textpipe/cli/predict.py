@@ -110,9 +110,11 @@ def command(
 
     inputs = list(texts)
     if text_file is not None:
-        inputs += [
-            line for line in text_file.read_text(encoding="utf-8").splitlines() if line.strip()
-        ]
+        try:
+            content = text_file.read_text(encoding="utf-8")
+        except UnicodeDecodeError as error:
+            raise InputError(f"{text_file}: not UTF-8 text ({error.reason}).") from None
+        inputs += [line for line in content.splitlines() if line.strip()]
     if not inputs and not texts and text_file is None:
         if sys.stdin is None or sys.stdin.isatty():
             raise InputError(

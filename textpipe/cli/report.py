@@ -62,6 +62,11 @@ def command(
         to_markdown,
     )
 
+    if plot_path is not None and plot_path.suffix.lower() not in (".png", ".pdf", ".svg"):
+        from textpipe.errors import InputError
+
+        raise InputError(f"--plot {plot_path}: use a name ending in .png, .pdf or .svg.")
+
     def warn(message: str) -> None:
         click.echo(f"Warning: {message}", err=True)
 

@@ -55,13 +55,11 @@ def command(folders: tuple[Path, ...], clean: bool, verbose: bool) -> None:
         click.echo(f"Damaged: {error}", err=True)
     for path in report.leftovers:
         click.echo(f"Leftover of an interrupted build: {path}", err=True)
+    for path in report.foreign:
+        click.echo(f"Not a textpipe artifact (left alone): {path}", err=True)
     if clean:
-        import shutil
-
-        for error in report.damaged:
-            artifact_store.discard(error.path)
-        for path in report.leftovers:
-            shutil.rmtree(path, ignore_errors=True)
+        for path in [error.path for error in report.damaged] + report.leftovers:
+            artifact_store.discard(path)
     seconds = time.perf_counter() - start
     click.echo(
         f"verified {report.checked} artifacts, {report.files} files, "

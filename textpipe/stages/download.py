@@ -285,8 +285,20 @@ def _clean_labels(tables: dict[str, pa.Table], column: str) -> dict[str, pa.Tabl
                 f"{column!r} (rows {_row_list(bad_rows)}, counted from 0). Remove them or "
                 "choose another --label-column."
             )
+        if pa.types.is_nested(labels.type):
+            raise InputError(
+                f"Column {column!r} holds {labels.type} values in the {name} split; a label "
+                "must be a name or a whole number."
+            )
         if pa.types.is_floating(labels.type):
             values = labels.to_numpy()
+            unusable = np.flatnonzero(~np.isfinite(values) | (np.abs(values) > 2**53))
+            if len(unusable):
+                raise InputError(
+                    f"Column {column!r} holds {values[unusable[0]]!r} in row "
+                    f"{int(unusable[0])} of the {name} split: a label must be a name or a whole "
+                    "number of at most 2**53."
+                )
             fractional = np.flatnonzero(values != np.round(values))
             if len(fractional):
                 raise InputError(
@@ -420,6 +432,34 @@ def _prepare(
     return prepared, label_names, {"text": text_column, "label": label_column}
 
 
+def _check_classes(tables: dict[str, pa.Table], label_names: list[str]) -> None:
+    """After sampling and carving: train needs two classes, and every class another split
+    holds must be in train.
+
+    Raises:
+        InputError: naming the classes at fault.
+    """
+    import numpy as np
+
+    in_train = set(np.unique(tables["train"].column("label").to_numpy()).tolist())
+    if len(in_train) < 2:
+        only = ", ".join(repr(label_names[index]) for index in sorted(in_train))
+        raise InputError(
+            f"The train split has a single class ({only}) after sampling and carving out "
+            "validation; a classifier needs at least two. Use a larger --limit or a smaller "
+            "--validation-size."
+        )
+    for name, table in tables.items():
+        missing = set(np.unique(table.column("label").to_numpy()).tolist()) - in_train
+        if missing:
+            shown = ", ".join(repr(label_names[index]) for index in sorted(missing)[:5])
+            raise InputError(
+                f"The {name} split has classes the train split lacks after sampling and "
+                f"carving: {shown}. A model cannot learn a class it never sees; use a larger "
+                "--limit or a smaller --validation-size."
+            )
+
+
 def _sample_and_carve(tables: dict[str, pa.Table], params: DownloadParams) -> dict[str, pa.Table]:
     import numpy as np
 
@@ -498,6 +538,7 @@ def download(
                 dataset_dict = _load(resolved, params, hf_cache)
                 tables, label_names, columns = _prepare(dataset_dict, params)
                 tables = _sample_and_carve(tables, params)
+                _check_classes(tables, label_names)
             splits = {}
             for name, table in tables.items():
                 write_table(table, directory / f"{name}{TABLE_SUFFIX}")

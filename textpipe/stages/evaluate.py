@@ -54,6 +54,13 @@ def check_compatible(trained: Artifact, encoded: Artifact, store: Store | None =
             f"{encoded.path} was encoded with another vocabulary than the one {trained.path} was "
             "trained on; encode the data with the model's vocabulary."
         )
+    trained_labels = trained.stats.get("label_names")
+    if trained_labels is not None and encoded.stats.get("label_names") != trained_labels:
+        raise InputError(
+            f"{trained.path} predicts the classes {trained_labels}, but {encoded.path} is "
+            f"labelled {encoded.stats.get('label_names')}; evaluate on data with the model's "
+            "classes."
+        )
     trained_padding = trained.stats.get("padding")
     if trained_padding is None and store is not None:  # artifacts of textpipe <= 0.4
         encoded_key = trained.input_key("encoded")
