@@ -850,3 +850,23 @@ def test_set_errors_name_the_override(tmp_path: Path, sentiment_csv: Path) -> No
 
 def test_help_lists_verify(runner) -> None:
     assert "verify" in invoke(runner, "--help").output
+
+
+def test_a_source_edited_while_it_is_read_is_not_cached(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reviews_csv: Path
+) -> None:
+    import textpipe.stages.download as download_stage
+    from textpipe.config import DownloadParams
+
+    load = download_stage._load
+
+    def load_then_edit(*args, **kwargs):
+        loaded = load(*args, **kwargs)
+        with reviews_csv.open("a", encoding="utf-8") as stream:
+            stream.write("An edit made meanwhile,pos\n")
+        return loaded
+
+    monkeypatch.setattr(download_stage, "_load", load_then_edit)
+    with pytest.raises(InputError, match="changed while it was being read"):
+        download_stage.download(params=DownloadParams(source=str(reviews_csv)), store=Store())
+    assert not list((Path(os.environ["TEXTPIPE_HOME"]) / "download").glob("*"))

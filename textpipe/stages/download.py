@@ -536,6 +536,11 @@ def download(
         try:
             with progress.task(f"download: loading {params.source}", total=None):
                 dataset_dict = _load(resolved, params, hf_cache)
+                if resolved.kind != "hub" and resolve_source(params) != resolved:
+                    raise InputError(
+                        f"{params.source}: changed while it was being read; run again once "
+                        "nothing writes to it."
+                    )
                 tables, label_names, columns = _prepare(dataset_dict, params)
                 tables = _sample_and_carve(tables, params)
                 _check_classes(tables, label_names)
