@@ -61,7 +61,9 @@ class Predictor:
 
         if not texts:
             return np.zeros((0, len(self.label_names)))
-        probabilities = predict_probabilities(self.model, self.encode(texts), batch_size=batch_size)
+        probabilities = predict_probabilities(
+            self.model, self.encode(texts), batch_size=batch_size, streaming=True
+        )
         if probabilities.ndim == 1:
             return np.stack([1.0 - probabilities, probabilities], axis=1)
         return probabilities

@@ -27,11 +27,25 @@ METRICS_FILE = "metrics.json"
 PREDICTIONS_FILE = "predictions.npy"
 
 
-def predict_probabilities(model: Any, ids: np.ndarray, *, batch_size: int = 256) -> np.ndarray:
-    """Class probabilities from a logits model: [N] for two classes, [N, C] otherwise."""
+def predict_probabilities(
+    model: Any, ids: np.ndarray, *, batch_size: int = 256, streaming: bool = False
+) -> np.ndarray:
+    """Class probabilities from a logits model: [N] for two classes, [N, C] otherwise.
+
+    ``streaming`` is for callers that call this once per chunk of a long input: it runs the
+    model batch by batch (``predict_on_batch``), because each ``model.predict`` call builds a
+    new input pipeline and memory grows with the number of calls.
+    """
     import numpy as np
 
-    logits = np.asarray(model.predict(ids, batch_size=batch_size, verbose=0), dtype=np.float64)
+    if streaming:
+        parts = [
+            np.asarray(model.predict_on_batch(ids[start : start + batch_size]))
+            for start in range(0, len(ids), batch_size)
+        ]
+        logits = np.concatenate(parts).astype(np.float64)
+    else:
+        logits = np.asarray(model.predict(ids, batch_size=batch_size, verbose=0), np.float64)
     if logits.shape[-1] == 1:
         return 1.0 / (1.0 + np.exp(-logits[:, 0]))
     shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
