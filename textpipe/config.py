@@ -238,6 +238,9 @@ class TrainParams(Params):
     )
     bigrams: bool = spec(False, "bag model: add hashed word bigrams")
     bigram_buckets: int = spec(100_000, "bag model: number of bigram hash buckets", minimum=1)
+    ngram_order: int = spec(3, "ngram model: longest word n-gram (3: up to trigrams)", minimum=1)
+    ngram_buckets: int = spec(2**21, "ngram model: number of n-gram hash buckets", minimum=1)
+    ngram_hidden: bool = spec(False, "ngram model: n-gram vectors and a hidden layer")
     num_heads: int = spec(2, "transformer: attention heads", minimum=1)
     kernel_size: int = spec(5, "cnn: convolution width", minimum=1)
     mixed_precision: bool = spec(False, "mixed_float16 compute with a float32 output layer")
@@ -254,6 +257,9 @@ class TrainParams(Params):
         "merge_mode",
         "bigrams",
         "bigram_buckets",
+        "ngram_order",
+        "ngram_buckets",
+        "ngram_hidden",
         "num_heads",
         "kernel_size",
         "mixed_precision",

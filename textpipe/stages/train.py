@@ -309,6 +309,7 @@ def _fit(
 
     history: list[dict[str, Any]] = []
     initial_epoch = 0
+    adapted: list[str] = []  # a resumed model was adapted before its first epoch
     state_path = checkpoint_dir / STATE_FILE
     if resume and state_path.is_file() and (checkpoint_dir / CHECKPOINT_FILE).is_file():
         state = json.loads(state_path.read_text())
@@ -337,6 +338,7 @@ def _fit(
             learning_rate=params.learning_rate,
             jit_compile=jit_compile,
         )
+        adapted = _adapt(model, train_ids, train_labels, num_classes=num_classes, progress=progress)
     jit_compile = bool(getattr(model, "jit_compile", jit_compile))
 
     steps = -(-len(train_ids) // params.batch_size)
@@ -412,4 +414,22 @@ def _fit(
         "label_names": encoded.stats["label_names"],
         "vocab_key": encoded.inputs.get("vocab"),
         "train_rows": len(train_ids),
+        "adapted_layers": adapted,
     }
+
+
+def _adapt(
+    model: keras.Model,
+    ids: np.ndarray,
+    labels: np.ndarray,
+    *,
+    num_classes: int,
+    progress: Progress,
+) -> list[str]:
+    """Fits the layers that learn statistics of the labelled training split (naive-Bayes ratios)."""
+    from textpipe.models.adapt import adapt_model, adaptable_layers
+
+    if not adaptable_layers(model):
+        return []
+    with progress.task(f"train: adapting to {len(ids):,} training rows", total=None):
+        return adapt_model(model, ids, labels, num_classes=num_classes)
