@@ -96,29 +96,49 @@ def nb_lr(data: dict, *, ngrams: int, c_values: list[float]) -> dict:
     }
 
 
-def fasttext_reference(data: dict, *, epochs: int, word_ngrams: int) -> dict:
+def fasttext_reference(data: dict, *, settings: list[tuple[float, int]], word_ngrams: int) -> dict:
+    """fastText with word n-grams; with several (lr, epochs) settings, chosen on validation."""
     import fasttext
 
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "train.txt"
-        texts, labels = data["train"]
-        path.write_text(
-            "".join(f"__label__{label} {text}\n" for text, label in zip(texts, labels, strict=True))
+    def fit(lr: float, epochs: int) -> tuple[object, float]:
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "train.txt"
+            texts, labels = data["train"]
+            path.write_text(
+                "".join(
+                    f"__label__{label} {text}\n" for text, label in zip(texts, labels, strict=True)
+                )
+            )
+            start = time.perf_counter()
+            model = fasttext.train_supervised(
+                input=str(path), lr=lr, epoch=epochs, wordNgrams=word_ngrams, thread=2, verbose=0
+            )
+            return model, time.perf_counter() - start
+
+    def predict(model: object, split: str) -> tuple[np.ndarray, np.ndarray]:
+        texts, labels = data[split]
+        predicted_labels, _ = model.predict([text.replace("\n", " ") for text in texts])
+        predicted = np.array([int(item[0].removeprefix("__label__")) for item in predicted_labels])
+        return labels, predicted
+
+    chosen = settings[0]
+    validation_scores = {}
+    if len(settings) > 1 and "validation" in data:
+        for lr, epochs in settings:
+            labels, predicted = predict(fit(lr, epochs)[0], "validation")
+            validation_scores[f"lr {lr:g}, {epochs} epochs"] = float((predicted == labels).mean())
+        chosen = max(
+            settings,
+            key=lambda setting: validation_scores[f"lr {setting[0]:g}, {setting[1]} epochs"],
         )
-        start = time.perf_counter()
-        model = fasttext.train_supervised(
-            input=str(path), epoch=epochs, wordNgrams=word_ngrams, thread=2, verbose=0
-        )
-        train_seconds = time.perf_counter() - start
-    texts, labels = data["test"]
-    predicted_labels, _ = model.predict([text.replace("\n", " ") for text in texts])
-    predicted = np.array([int(item[0].removeprefix("__label__")) for item in predicted_labels])
-    accuracy, f1 = accuracy_and_f1(labels, predicted)
+    model, train_seconds = fit(*chosen)
+    accuracy, f1 = accuracy_and_f1(*predict(model, "test"))
     return {
-        "method": f"fastText, word {word_ngrams}-grams, {epochs} epochs",
+        "method": f"fastText, word {word_ngrams}-grams, lr {chosen[0]:g}, {chosen[1]} epochs",
         "accuracy": accuracy,
         "f1": f1,
         "train_seconds": round(train_seconds, 1),
+        "validation_accuracy_by_setting": validation_scores,
     }
 
 
@@ -127,11 +147,23 @@ def main() -> None:
     parser.add_argument("normalized", type=Path, help="a normalize artifact directory")
     parser.add_argument("--ngrams", type=int, default=3)
     parser.add_argument("--c", type=float, nargs="+", default=[1.0])
-    parser.add_argument("--fasttext-epochs", type=int, default=5)
+    parser.add_argument(
+        "--fasttext",
+        nargs="+",
+        default=["0.1:5", "0.5:5", "0.5:10", "1.0:10"],
+        metavar="LR:EPOCHS",
+        help="fastText settings; with several, chosen on the validation split",
+    )
     parser.add_argument("--skip-fasttext", action="store_true")
     parser.add_argument("--skip-nblr", action="store_true")
     arguments = parser.parse_args()
-    splits = ["train", "test"] + (["validation"] if len(arguments.c) > 1 else [])
+    settings = [
+        (float(lr), int(epochs))
+        for lr, _, epochs in (item.partition(":") for item in arguments.fasttext)
+    ]
+    splits = ["train", "test"] + (
+        ["validation"] if len(arguments.c) > 1 or len(settings) > 1 else []
+    )
     started = time.perf_counter()
     data = {split: load(arguments.normalized, split) for split in splits}
     load_seconds = time.perf_counter() - started
@@ -143,7 +175,7 @@ def main() -> None:
         results.append(result)
     if not arguments.skip_fasttext:
         began = time.perf_counter()
-        result = fasttext_reference(data, epochs=arguments.fasttext_epochs, word_ngrams=2)
+        result = fasttext_reference(data, settings=settings, word_ngrams=2)
         result["total_seconds"] = round(load_seconds + time.perf_counter() - began, 1)
         results.append(result)
     print(json.dumps(results, indent=2))
