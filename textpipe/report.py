@@ -99,8 +99,12 @@ def collect_rows(store: Store, names: list[str] | tuple[str, ...] = ()) -> list[
         evaluations = store.artifacts("evaluate")
     rows = []
     for evaluation in evaluations:
-        trained = store.find("train", evaluation.inputs.get("model", ""))
-        encoded = store.find("encode", evaluation.inputs.get("encoded", ""))
+        members = evaluation.stats.get("ensemble")
+        if members:
+            rows.append(_ensemble_row(evaluation, members, name_of))
+            continue
+        trained = _find_input(store, "train", evaluation, "model")
+        encoded = _find_input(store, "encode", evaluation, "encoded")
         train_stats = trained.stats if trained else {}
         train_params = trained.params if trained else {}
         history: list[dict[str, Any]] = []
@@ -139,6 +143,46 @@ def collect_rows(store: Store, names: list[str] | tuple[str, ...] = ()) -> list[
             )
         )
     return rows
+
+
+def _find_input(store: Store, stage: str, artifact: Artifact, name: str) -> Artifact | None:
+    """The stored input `name` of an artifact, or None when it has none.
+
+    An absent key must not reach `Store.find`: with an empty key it would look at the stage's
+    own folder, find no manifest there and remove it as a corrupt artifact.
+    """
+    key = artifact.inputs.get(name)
+    return store.find(stage, key) if key else None
+
+
+def _ensemble_row(
+    evaluation: Artifact, members: list[dict[str, Any]], name_of: dict[str, str]
+) -> ReportRow:
+    metrics = evaluation.stats
+    weights = {member["weight"] for member in members}
+    parts = [
+        member["name"] if len(weights) == 1 else f"{member['name']}×{member['weight']:.2g}"
+        for member in members
+    ]
+    values = dict.fromkeys(COLUMNS)
+    values.update(
+        run=name_of.get(evaluation.key, "ensemble: " + " + ".join(parts)),
+        model="ensemble",
+        settings=f"{len(members)} runs, " + ("equal weights" if len(weights) == 1 else "weighted"),
+        accuracy=metrics.get("accuracy"),
+        f1=metrics.get("f1"),
+        macro_f1=macro_f1(metrics),
+        roc_auc=metrics.get("roc_auc"),
+        loss=metrics.get("loss"),
+        split=metrics.get("split"),
+        data="",
+    )
+    return ReportRow(
+        values=values,
+        history=[],
+        confusion_matrix=metrics.get("confusion_matrix"),
+        label_names=metrics.get("label_names"),
+    )
 
 
 def sort_rows(rows: list[ReportRow], metric: str | None) -> list[ReportRow]:

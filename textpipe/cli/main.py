@@ -82,6 +82,7 @@ def _register() -> None:
     from textpipe.cli import (
         download,
         encode,
+        ensemble,
         evaluate,
         models,
         normalize,
@@ -101,6 +102,7 @@ def _register() -> None:
         encode,
         train,
         evaluate,
+        ensemble,
         run,
         presets,
         report,
