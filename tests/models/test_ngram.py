@@ -142,3 +142,23 @@ def test_ngram_dropout_only_in_training(right_pad):
 
     assert inference == [12.0] * 3  # 5 words + 4 bigrams + 3 trigrams, ratio 1, weight 1
     assert len(training) > 1
+
+
+def test_ngram_ids_match_a_numpy_reference_on_every_backend(right_pad):
+    # `make test` runs this file on jax too: equal to NumPy's int64 arithmetic means equal
+    # across backends, so a model saved on one backend predicts the same on another.
+    layer = HashedNgrams(vocab_size=50, order=3, num_buckets=997)
+    rows = right_pad([[2, 3, 4, 5, 3, 4], [49, 1, 7]], 8)
+    computed = _ids(layer, rows)
+    tables = keras.ops.convert_to_numpy(layer.tables).astype(np.int64)
+
+    for row, ngram_ids in zip(rows, computed, strict=True):
+        tokens = [int(token) for token in row if token]
+        expected = set()
+        for order in (1, 2, 3):
+            for start in range(len(tokens) - order + 1):
+                code = 0
+                for position in range(order):
+                    code ^= int(tables[position, tokens[start + position]])
+                expected.add(1 + code % 997)
+        assert _distinct(ngram_ids) == expected
