@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -37,7 +38,7 @@ def main() -> None:
         split: (np.load(f"{encoded}/{split}.ids.npy"), np.load(f"{encoded}/{split}.labels.npy"))
         for split in ("train", "validation", "test")
     }
-    stats = json.load(open(f"{encoded}/manifest.json"))["stats"]
+    stats = json.loads(Path(encoded, "manifest.json").read_text())["stats"]
     train_ids, train_labels = splits["train"]
     for configuration in configurations:
         keras.utils.set_random_seed(0)
