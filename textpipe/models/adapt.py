@@ -17,8 +17,19 @@ if TYPE_CHECKING:
 
 
 def adaptable_layers(model: keras.Model) -> list[Any]:
-    """The layers of `model` that adapt to labelled training data, in order."""
-    return [layer for layer in model.layers if callable(getattr(layer, "adapt", None))]
+    """The layers of `model` that adapt to labelled training data, in order.
+
+    Keras preprocessing layers (`TextVectorization`, `Normalization`) also have an `adapt`
+    method, but one without labels; only layers whose `adapt` takes `num_classes` count.
+    """
+    import inspect
+
+    found = []
+    for layer in model.layers:
+        adapt = getattr(layer, "adapt", None)
+        if callable(adapt) and "num_classes" in inspect.signature(adapt).parameters:
+            found.append(layer)
+    return found
 
 
 def adapt_model(
@@ -31,9 +42,6 @@ def adapt_model(
 ) -> list[str]:
     """Adapts every adaptable layer of `model` to the training rows `ids` and their `labels`.
 
-    Keras preprocessing layers (`TextVectorization`, `Normalization`) also have an `adapt`
-    method, but one without labels; only layers whose `adapt` takes `num_classes` are adapted.
-
     Args:
         model: A functional model.
         ids: The training rows, `(rows, steps)` token ids.
@@ -44,14 +52,10 @@ def adapt_model(
     Returns:
         The names of the adapted layers.
     """
-    import inspect
-
     import keras
 
     adapted = []
     for layer in adaptable_layers(model):
-        if "num_classes" not in inspect.signature(layer.adapt).parameters:
-            continue
         features = keras.Model(model.input, layer.input)
 
         def batches(features: keras.Model = features) -> Iterator[tuple[Any, Any]]:

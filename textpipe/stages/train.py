@@ -294,6 +294,7 @@ def _fit(
 ) -> dict[str, Any]:
 
     from textpipe.models import build_model, load_model
+    from textpipe.models.adapt import adaptable_layers
 
     keras = load_keras()
     backend = keras.backend.backend()
@@ -309,7 +310,6 @@ def _fit(
 
     history: list[dict[str, Any]] = []
     initial_epoch = 0
-    adapted: list[str] = []  # a resumed model was adapted before its first epoch
     state_path = checkpoint_dir / STATE_FILE
     if resume and state_path.is_file() and (checkpoint_dir / CHECKPOINT_FILE).is_file():
         state = json.loads(state_path.read_text())
@@ -338,7 +338,7 @@ def _fit(
             learning_rate=params.learning_rate,
             jit_compile=jit_compile,
         )
-        adapted = _adapt(model, train_ids, train_labels, num_classes=num_classes, progress=progress)
+        _adapt(model, train_ids, train_labels, num_classes=num_classes, progress=progress)
     jit_compile = bool(getattr(model, "jit_compile", jit_compile))
 
     steps = -(-len(train_ids) // params.batch_size)
@@ -414,7 +414,8 @@ def _fit(
         "label_names": encoded.stats["label_names"],
         "vocab_key": encoded.inputs.get("vocab"),
         "train_rows": len(train_ids),
-        "adapted_layers": adapted,
+        # adapted before the first epoch, in this process or the interrupted one resumed here
+        "adapted_layers": [layer.name for layer in adaptable_layers(model)],
     }
 
 
