@@ -290,11 +290,21 @@ PARAMS_BY_STAGE: dict[str, type[Params]] = {
 RUNTIME_ONLY = {"train": ("jit_compile",), "evaluate": ("batch_size",)}
 
 
+# Parameters added to a stage after stores of it existed: at their default (which reproduces the
+# stage's output from before they existed) they stay out of the key, so that adding them did not
+# invalidate every artifact of the stage; any other value is keyed.
+KEYED_UNLESS_DEFAULT = {"train": ("ngram_order", "ngram_buckets", "ngram_hidden")}
+
+
 def key_params(params: Params) -> dict[str, Any]:
     """The parameters that go into the cache key."""
     values = params.to_dict()
     for name in RUNTIME_ONLY.get(params.stage, ()):
         values.pop(name, None)
+    defaults = {item.name: item.default for item in dataclasses.fields(params)}
+    for name in KEYED_UNLESS_DEFAULT.get(params.stage, ()):
+        if values.get(name) == defaults[name]:
+            values.pop(name)
     return values
 
 
