@@ -85,3 +85,12 @@ def test_runtime_only_parameters_stay_out_of_the_key() -> None:
 
     assert "jit_compile" not in key_params(TrainParams())
     assert "epochs" in key_params(TrainParams())
+
+
+def test_parameters_added_later_stay_out_of_the_key_at_their_default() -> None:
+    from textpipe.config import key_params
+
+    # Train artifacts built before the ngram options existed keep their keys.
+    assert not {"ngram_order", "ngram_buckets", "ngram_hidden"} & key_params(TrainParams()).keys()
+    keyed = key_params(TrainParams(model="ngram", ngram_buckets=2**24))
+    assert keyed["ngram_buckets"] == 2**24 and "ngram_order" not in keyed

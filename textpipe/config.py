@@ -240,6 +240,9 @@ class TrainParams(Params):
     )
     bigrams: bool = spec(False, "bag model: add hashed word bigrams")
     bigram_buckets: int = spec(100_000, "bag model: number of bigram hash buckets", minimum=1)
+    ngram_order: int = spec(3, "ngram model: longest word n-gram (3: up to trigrams)", minimum=1)
+    ngram_buckets: int = spec(2**21, "ngram model: number of n-gram hash buckets", minimum=1)
+    ngram_hidden: bool = spec(False, "ngram model: n-gram vectors and a hidden layer")
     num_heads: int = spec(2, "transformer: attention heads", minimum=1)
     kernel_size: int = spec(5, "cnn: convolution width", minimum=1)
     mixed_precision: bool = spec(False, "mixed_float16 compute with a float32 output layer")
@@ -256,6 +259,9 @@ class TrainParams(Params):
         "merge_mode",
         "bigrams",
         "bigram_buckets",
+        "ngram_order",
+        "ngram_buckets",
+        "ngram_hidden",
         "num_heads",
         "kernel_size",
         "mixed_precision",
@@ -286,11 +292,21 @@ PARAMS_BY_STAGE: dict[str, type[Params]] = {
 RUNTIME_ONLY = {"train": ("jit_compile",), "evaluate": ("batch_size",)}
 
 
+# Parameters added to a stage after stores of it existed: at their default (which reproduces the
+# stage's output from before they existed) they stay out of the key, so that adding them did not
+# invalidate every artifact of the stage; any other value is keyed.
+KEYED_UNLESS_DEFAULT = {"train": ("ngram_order", "ngram_buckets", "ngram_hidden")}
+
+
 def key_params(params: Params) -> dict[str, Any]:
     """The parameters that go into the cache key."""
     values = params.to_dict()
     for name in RUNTIME_ONLY.get(params.stage, ()):
         values.pop(name, None)
+    defaults = {item.name: item.default for item in dataclasses.fields(params)}
+    for name in KEYED_UNLESS_DEFAULT.get(params.stage, ()):
+        if values.get(name) == defaults[name]:
+            values.pop(name)
     return values
 
 

@@ -63,6 +63,11 @@ def classification_metrics(
 ) -> dict[str, Any]:
     """Loss, accuracy, precision, recall, F1, ROC-AUC (binary) and the confusion matrix.
 
+    The headline precision, recall and F1 are the positive class's for two classes and macro
+    averages for more; `per_class` holds every class's (with its support), `macro_avg` the
+    unweighted and `weighted_avg` the support-weighted means (as scikit-learn's
+    `classification_report`), and `macro_f1` the macro F1 again, for reports.
+
     Args:
         labels: true class ids, [N].
         probabilities: [N] probability of class 1 (binary) or [N, C] class probabilities.
@@ -96,6 +101,21 @@ def classification_metrics(
         }
         for index, name in enumerate(label_names)
     }
+    support = matrix.sum(axis=1).astype(np.float64)
+    share = support / support.sum() if support.sum() else support
+    result["macro_avg"] = {
+        "precision": float(precision.mean()),
+        "recall": float(recall.mean()),
+        "f1": float(f1.mean()),
+        "support": int(support.sum()),
+    }
+    result["weighted_avg"] = {
+        "precision": float(precision @ share),
+        "recall": float(recall @ share),
+        "f1": float(f1 @ share),
+        "support": int(support.sum()),
+    }
+    result["macro_f1"] = result["macro_avg"]["f1"]
     result["confusion_matrix"] = matrix.tolist()
     result["label_names"] = list(label_names)
     result["averaging"] = "binary (positive class: " + label_names[1] + ")" if binary else "macro"

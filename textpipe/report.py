@@ -14,7 +14,7 @@ from textpipe.pipeline import run_records
 from textpipe.stages.train import HISTORY_FILE
 
 # metric -> True when higher is better
-METRIC_COLUMNS = {"accuracy": True, "f1": True, "roc_auc": True, "loss": False}
+METRIC_COLUMNS = {"accuracy": True, "f1": True, "macro_f1": True, "roc_auc": True, "loss": False}
 COLUMNS = (
     "run",
     "model",
@@ -27,6 +27,7 @@ COLUMNS = (
     "seconds_per_epoch",
     "accuracy",
     "f1",
+    "macro_f1",
     "roc_auc",
     "loss",
     "split",
@@ -38,6 +39,18 @@ COLUMNS = (
 class ReportRow:
     values: dict[str, Any]
     history: list[dict[str, Any]]
+    confusion_matrix: list[list[int]] | None = None
+    label_names: list[str] | None = None
+
+
+def macro_f1(metrics: dict[str, Any]) -> float | None:
+    """The macro F1 of an evaluation; computed from its per-class F1 when it predates the field."""
+    if metrics.get("macro_f1") is not None:
+        return metrics["macro_f1"]
+    per_class = metrics.get("per_class")
+    if not per_class:
+        return None
+    return sum(values["f1"] for values in per_class.values()) / len(per_class)
 
 
 def _settings(train_params: dict[str, Any]) -> str:
@@ -103,6 +116,10 @@ def collect_rows(
 
     rows = []
     for evaluation in evaluations:
+        members = evaluation.stats.get("ensemble")
+        if members:
+            rows.append(_ensemble_row(evaluation, members, name_of))
+            continue
         trained = upstream("train", evaluation.input_key("model"))
         encoded = upstream("encode", evaluation.input_key("encoded"))
         train_stats = trained.stats if trained else {}
@@ -129,6 +146,7 @@ def collect_rows(
                     "seconds_per_epoch": train_stats.get("seconds_per_epoch"),
                     "accuracy": metrics.get("accuracy"),
                     "f1": metrics.get("f1"),
+                    "macro_f1": macro_f1(metrics),
                     "roc_auc": metrics.get("roc_auc"),
                     "loss": metrics.get("loss"),
                     "split": metrics.get("split"),
@@ -137,9 +155,41 @@ def collect_rows(
                     ),
                 },
                 history=history,
+                confusion_matrix=metrics.get("confusion_matrix"),
+                label_names=metrics.get("label_names"),
             )
         )
     return rows
+
+
+def _ensemble_row(
+    evaluation: Artifact, members: list[dict[str, Any]], name_of: dict[str, str]
+) -> ReportRow:
+    metrics = evaluation.stats
+    weights = {member["weight"] for member in members}
+    parts = [
+        member["name"] if len(weights) == 1 else f"{member['name']}×{member['weight']:.2g}"
+        for member in members
+    ]
+    values = dict.fromkeys(COLUMNS)
+    values.update(
+        run=name_of.get(evaluation.key, "ensemble: " + " + ".join(parts)),
+        model="ensemble",
+        settings=f"{len(members)} runs, " + ("equal weights" if len(weights) == 1 else "weighted"),
+        accuracy=metrics.get("accuracy"),
+        f1=metrics.get("f1"),
+        macro_f1=macro_f1(metrics),
+        roc_auc=metrics.get("roc_auc"),
+        loss=metrics.get("loss"),
+        split=metrics.get("split"),
+        data="",
+    )
+    return ReportRow(
+        values=values,
+        history=[],
+        confusion_matrix=metrics.get("confusion_matrix"),
+        label_names=metrics.get("label_names"),
+    )
 
 
 def sort_rows(rows: list[ReportRow], metric: str | None) -> list[ReportRow]:
@@ -219,8 +269,17 @@ def to_markdown(rows: list[ReportRow]) -> str:
     return "\n".join(lines) + "\n"
 
 
+# Confusion matrices with more classes than this are drawn without a count in each cell.
+MAX_ANNOTATED_CLASSES = 12
+
+
 def plot(rows: list[ReportRow], path: Path) -> None:
-    """Validation accuracy per epoch of every run, and a bar chart of test accuracy.
+    """Learning curves, test accuracy and one confusion matrix per run, in one PNG.
+
+    Top row: validation accuracy and loss per epoch of every run (training values where a run
+    had no validation split), from `history.json`, and a bar chart of test accuracy. Below, the
+    confusion matrix of each run, rows normalized to the true class (with counts written in
+    the cells up to `MAX_ANNOTATED_CLASSES` classes).
 
     Raises:
         InputError: matplotlib is not installed.
@@ -230,26 +289,38 @@ def plot(rows: list[ReportRow], path: Path) -> None:
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        import numpy as np
+        from matplotlib.ticker import MaxNLocator
     except ImportError:
         raise InputError(
             "--plot needs matplotlib: pip install 'textpipe[plot]' (or pip install matplotlib)."
         ) from None
-    figure, (curves, bars) = plt.subplots(1, 2, figsize=(12, 4.5))
-    for row in rows:
-        key = (
-            "val_accuracy" if any("val_accuracy" in epoch for epoch in row.history) else "accuracy"
-        )
-        points = [(epoch["epoch"], epoch[key]) for epoch in row.history if key in epoch]
-        if points:
-            curves.plot(
-                *zip(*points, strict=True), marker="o", label=f"{row.values['run']} ({key})"
-            )
-    curves.set_xlabel("epoch")
-    curves.set_ylabel("validation accuracy")
-    curves.set_title("Validation accuracy per epoch")
-    curves.grid(alpha=0.3)
-    if rows:
-        curves.legend(fontsize=8)
+    with_matrix = [row for row in rows if row.confusion_matrix and row.label_names]
+    matrix_columns = 3
+    matrix_rows = -(-len(with_matrix) // matrix_columns)
+    figure = plt.figure(figsize=(15, 4.5 + 4.2 * matrix_rows))
+    grid = figure.add_gridspec(
+        1 + matrix_rows, matrix_columns, height_ratios=[1.0] * (1 + matrix_rows)
+    )
+    accuracy_axes = figure.add_subplot(grid[0, 0])
+    loss_axes = figure.add_subplot(grid[0, 1])
+    bars = figure.add_subplot(grid[0, 2])
+    for axes, metric in ((accuracy_axes, "accuracy"), (loss_axes, "loss")):
+        for row in rows:
+            validation = f"val_{metric}"
+            key = validation if any(validation in epoch for epoch in row.history) else metric
+            points = [(epoch["epoch"], epoch[key]) for epoch in row.history if key in epoch]
+            if points:
+                axes.plot(
+                    *zip(*points, strict=True), marker="o", label=f"{row.values['run']} ({key})"
+                )
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axes.set_xlabel("epoch")
+        axes.set_ylabel(f"validation {metric}")
+        axes.set_title(f"Learning curves: validation {metric}")
+        axes.grid(alpha=0.3)
+        if any(row.history for row in rows):
+            axes.legend(fontsize=7)
     names = [row.values["run"] for row in rows]
     accuracies = [row.values["accuracy"] or 0 for row in rows]
     bars.barh(names, accuracies, color="tab:blue")
@@ -258,6 +329,32 @@ def plot(rows: list[ReportRow], path: Path) -> None:
     bars.set_xlim(min([*accuracies, 0.5]) - 0.05, 1.0)
     bars.set_xlabel("test accuracy")
     bars.set_title("Test accuracy")
+    for index, row in enumerate(with_matrix):
+        axes = figure.add_subplot(grid[1 + index // matrix_columns, index % matrix_columns])
+        counts = np.asarray(row.confusion_matrix, dtype=np.float64)
+        totals = counts.sum(axis=1, keepdims=True)
+        shares = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
+        axes.imshow(shares, cmap="Blues", vmin=0, vmax=1)
+        labels = list(row.label_names or [])
+        ticks = range(len(labels))
+        axes.set_xticks(ticks, labels, rotation=45, ha="right", fontsize=7)
+        axes.set_yticks(ticks, labels, fontsize=7)
+        axes.set_xlabel("predicted")
+        axes.set_ylabel("true")
+        split = row.values.get("split") or "test"
+        axes.set_title(f"{row.values['run']}: confusion ({split}, rows sum to 1)", fontsize=9)
+        if len(labels) <= MAX_ANNOTATED_CLASSES:
+            for (true, predicted), count in np.ndenumerate(counts):
+                color = "white" if shares[true, predicted] > 0.5 else "black"
+                axes.text(
+                    predicted,
+                    true,
+                    f"{int(count):,}",
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color=color,
+                )
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=110)

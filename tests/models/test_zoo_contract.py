@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from textpipe.models import MODEL_NAMES, build_model, model_info
+from textpipe.models.adapt import adapt_model
 
 CUSTOM_CELL_SPEC = f"{Path(__file__).resolve().parents[2] / 'examples' / 'custom_cell.py'}:build"
 SPECS = [*MODEL_NAMES, CUSTOM_CELL_SPEC]
@@ -28,6 +29,8 @@ def test_model_trains_saves_loads_and_ignores_padding(spec, tmp_path, reviews, r
         loss=keras.losses.BinaryCrossentropy(from_logits=True),
     )
     inputs = right_pad(rows, 16)
+    # As the train stage does: layers that learn from the labels (ngram's ratios) first.
+    adapt_model(model, inputs, labels, num_classes=2)
 
     history = model.fit(inputs, labels, batch_size=16, epochs=8, verbose=0)
 

@@ -88,3 +88,23 @@ def test_binary_and_macro_metrics() -> None:
     assert three["accuracy"] == 0.75 and three["roc_auc"] is None
     assert three["per_class"]["c"]["recall"] == 0.5
     assert three["f1"] == pytest.approx(np.mean([2 / 3, 1.0, 2 / 3]))
+
+
+def test_per_class_macro_and_weighted_averages_on_imbalanced_classes() -> None:
+    # 4 classes, supports 5, 3, 1, 1; class "d" is never predicted.
+    labels = np.array([0, 0, 0, 0, 0, 1, 1, 1, 2, 3])
+    predicted = np.array([0, 0, 0, 0, 1, 1, 1, 0, 2, 0])
+    probabilities = np.eye(4)[predicted] * 0.7 + 0.075
+
+    metrics = classification_metrics(labels, probabilities, ["a", "b", "c", "d"])
+
+    # precision a 4/6, b 2/3, c 1, d 0; recall a 4/5, b 2/3, c 1, d 0
+    f1 = np.array([2 * (4 / 6) * 0.8 / (4 / 6 + 0.8), 2 / 3, 1.0, 0.0])
+    assert metrics["per_class"]["d"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 1}
+    assert metrics["per_class"]["a"]["support"] == 5
+    assert metrics["macro_avg"]["f1"] == pytest.approx(f1.mean())
+    assert metrics["macro_f1"] == metrics["f1"] == pytest.approx(f1.mean())
+    assert metrics["weighted_avg"]["f1"] == pytest.approx(f1 @ np.array([5, 3, 1, 1]) / 10)
+    assert metrics["weighted_avg"]["recall"] == pytest.approx(metrics["accuracy"])
+    assert metrics["macro_avg"]["support"] == 10
+    assert metrics["confusion_matrix"] == [[4, 1, 0, 0], [1, 2, 0, 0], [0, 0, 1, 0], [1, 0, 0, 0]]

@@ -163,3 +163,23 @@ def test_custom_cell_example_trains_through_the_stage(encoded_artifact) -> None:
     assert "model_code" in outcome.artifact.inputs
     history = json.loads((outcome.artifact.path / "history.json").read_text())
     assert history[-1]["loss"] < history[0]["loss"]
+
+
+def test_ngram_model_is_adapted_to_the_training_split_before_fitting(encoded_artifact) -> None:
+    import keras
+
+    from textpipe.stages.train import load_trained_model
+
+    outcome = train(
+        encoded=encoded_artifact,
+        params=params(model="ngram", ngram_buckets=4096, epochs=2),
+        store=Store(),
+    )
+
+    assert outcome.artifact.stats["adapted_layers"] == ["naive_bayes_bag"]
+    ratios = keras.ops.convert_to_numpy(
+        load_trained_model(outcome.artifact).get_layer("naive_bayes_bag").ratios
+    )
+    assert ratios.min() < 0 < ratios.max()  # computed from the labels, saved with the model
+    bag = train(encoded=encoded_artifact, params=params(), store=Store())
+    assert bag.artifact.stats["adapted_layers"] == []

@@ -113,6 +113,7 @@ def _register() -> None:
     from textpipe.cli import (
         download,
         encode,
+        ensemble,
         evaluate,
         models,
         normalize,
@@ -133,6 +134,7 @@ def _register() -> None:
         encode,
         train,
         evaluate,
+        ensemble,
         run,
         presets,
         report,

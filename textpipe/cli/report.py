@@ -13,6 +13,7 @@ TABLE_HEADERS = {
     "train_seconds": "train s",
     "seconds_per_epoch": "s/epoch",
     "roc_auc": "auc",
+    "macro_f1": "macro f1",
     "length": "len",
 }
 
@@ -36,7 +37,7 @@ TABLE_HEADERS = {
     "--plot",
     "plot_path",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Also write a PNG: validation accuracy per epoch and test accuracy.",
+    help="Also write a PNG: learning curves, test accuracy and confusion matrices.",
 )
 def command(
     runs: tuple[str, ...], output_format: str, sort_by: str | None, plot_path: Path | None

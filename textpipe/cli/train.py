@@ -58,6 +58,17 @@ from textpipe.config import TrainParams
     "--bigrams/--no-bigrams", default=None, help="bag: add hashed word bigrams  [default: off]."
 )
 @click.option("--bigram-buckets", type=int, help="bag: bigram hash buckets  [default: 100000].")
+@click.option(
+    "--ngram-order", type=int, help="ngram: longest word n-gram (3: up to trigrams)  [default: 3]."
+)
+@click.option(
+    "--ngram-buckets", type=int, help="ngram: n-gram hash buckets  [default: 2097152 = 2**21]."
+)
+@click.option(
+    "--ngram-hidden/--no-ngram-hidden",
+    default=None,
+    help="ngram: n-gram vectors (embedding-dim wide) and a hidden layer  [default: off].",
+)
 @click.option("--num-heads", type=int, help="transformer: attention heads  [default: 2].")
 @click.option("--kernel-size", type=int, help="cnn: convolution width  [default: 5].")
 @click.option(

@@ -23,6 +23,9 @@ def build_bag(
     merge_mode: str = "concat",
     bigrams: bool = False,
     bigram_buckets: int = 100_000,
+    ngram_order: int = 3,
+    ngram_buckets: int = 2**21,
+    ngram_hidden: bool = False,
     num_heads: int = 2,
     kernel_size: int = 5,
     use_cudnn: str | bool = "auto",
@@ -48,6 +51,9 @@ def build_bag(
         bigrams: Whether to add hashed word bigrams.
         bigram_buckets: Number of bigram ids hashed into, when `bigrams` is true; the bigram
             embedding has `bigram_buckets + 1` rows, row 0 being padding.
+        ngram_order: Ignored.
+        ngram_buckets: Ignored.
+        ngram_hidden: Ignored.
         num_heads: Ignored.
         kernel_size: Ignored.
         use_cudnn: Ignored.

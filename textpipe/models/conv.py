@@ -23,6 +23,9 @@ def build_cnn(
     merge_mode: str = "concat",
     bigrams: bool = False,
     bigram_buckets: int = 100_000,
+    ngram_order: int = 3,
+    ngram_buckets: int = 2**21,
+    ngram_hidden: bool = False,
     num_heads: int = 2,
     kernel_size: int = 5,
     use_cudnn: str | bool = "auto",
@@ -46,6 +49,9 @@ def build_cnn(
         merge_mode: Ignored.
         bigrams: Ignored.
         bigram_buckets: Ignored.
+        ngram_order: Ignored.
+        ngram_buckets: Ignored.
+        ngram_hidden: Ignored.
         num_heads: Ignored.
         kernel_size: Width of the convolution window, in tokens.
         use_cudnn: Ignored.

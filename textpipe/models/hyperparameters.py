@@ -23,6 +23,9 @@ DEFAULT_HYPERPARAMETERS: dict[str, object] = {
     "merge_mode": "concat",
     "bigrams": False,
     "bigram_buckets": 100_000,
+    "ngram_order": 3,
+    "ngram_buckets": 2**21,
+    "ngram_hidden": False,
     "num_heads": 2,
     "kernel_size": 5,
     "use_cudnn": "auto",
@@ -44,10 +47,12 @@ _POSITIVE_INTEGERS = (
     "units",
     "num_layers",
     "bigram_buckets",
+    "ngram_order",
+    "ngram_buckets",
     "num_heads",
     "kernel_size",
 )
-_BOOLEANS = ("bigrams", "mixed_precision")
+_BOOLEANS = ("bigrams", "ngram_hidden", "mixed_precision")
 
 
 def _is_integer(value: object) -> bool:

@@ -211,3 +211,237 @@ class PositionEmbedding(keras.layers.Layer):
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "max_length": self.max_length}
+
+
+def _hash_tables(seed: int) -> Any:
+    """An initializer of random non-negative int32 codes, the same for a given seed everywhere."""
+
+    def initialize(shape: tuple[int, ...], dtype: Any = None) -> Any:
+        import numpy as np
+
+        generator = np.random.default_rng(seed)
+        return generator.integers(0, 2**31 - 1, size=shape, dtype=np.int64).astype(np.int32)
+
+    return initialize
+
+
+@keras.saving.register_keras_serializable(package="textpipe")
+class HashedNgrams(keras.layers.Layer):
+    """Maps token ids to the hashed ids of their word n-grams of orders 1 to `order`, each once.
+
+    Tabulation hashing: every position `k` of an n-gram has a table of random 31-bit codes, one
+    per token id, and the n-gram `(a, b, c)` hashes to `T0[a] xor T1[b] xor T2[c]`, its id being
+    `1 + hash mod num_buckets`. XOR of non-negative int32 codes cannot overflow, so the ids are
+    identical on every backend; the tables are non-trainable weights, so a saved model carries
+    them. An n-gram that reaches padding (id 0) gets id 0.
+
+    The output has `steps * order` entries per row, sorted, each distinct id once and every
+    repeat set to 0: binary features, the same set of non-zero ids however much padding follows.
+
+    Args:
+        vocab_size: The size of the token vocabulary, padding id 0 included.
+        order: The longest n-gram (1: words only, 3: words, bigrams and trigrams).
+        num_buckets: How many distinct n-gram ids to hash into.
+        seed: The seed of the code tables.
+        **kwargs: Passed to `keras.layers.Layer`.
+    """
+
+    def __init__(
+        self, vocab_size: int, order: int, num_buckets: int, seed: int = 0, **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        self.vocab_size = vocab_size
+        self.order = order
+        self.num_buckets = num_buckets
+        self.seed = seed
+
+    def build(self, input_shape: tuple[int | None, ...]) -> None:
+        self.tables = self.add_weight(
+            name="tables",
+            shape=(self.order, self.vocab_size),
+            dtype="int32",
+            initializer=_hash_tables(self.seed),
+            trainable=False,
+        )
+
+    def call(self, token_ids: Any) -> Any:
+        token_ids = ops.cast(token_ids, "int32")
+        steps = ops.shape(token_ids)[1]
+        # Zeros after the last step, so that every n-gram starting near the end reaches padding.
+        padded = ops.pad(token_ids, [[0, 0], [0, self.order - 1]])
+        codes = None
+        real = None
+        ngram_ids = []
+        for position in range(self.order):
+            window = padded[:, position : position + steps]
+            code = ops.take(self.tables[position], window, axis=0)
+            codes = code if codes is None else ops.bitwise_xor(codes, code)
+            present = ops.not_equal(window, 0)
+            real = present if real is None else ops.logical_and(real, present)
+            bucket = ops.mod(codes, self.num_buckets) + 1
+            ngram_ids.append(ops.where(real, bucket, ops.zeros_like(bucket)))
+        ordered = ops.sort(ops.concatenate(ngram_ids, axis=1), axis=-1)
+        first = ops.concatenate(
+            [
+                ops.ones_like(ordered[:, :1], dtype="bool"),
+                ops.not_equal(ordered[:, 1:], ordered[:, :-1]),
+            ],
+            axis=1,
+        )
+        return ops.cast(ops.where(first, ordered, ops.zeros_like(ordered)), "int32")
+
+    def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
+        steps = input_shape[1]
+        return (input_shape[0], None if steps is None else steps * self.order)
+
+    def compute_mask(self, token_ids: Any, mask: Any = None) -> None:
+        return None
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "vocab_size": self.vocab_size,
+            "order": self.order,
+            "num_buckets": self.num_buckets,
+            "seed": self.seed,
+        }
+
+
+@keras.saving.register_keras_serializable(package="textpipe")
+class NaiveBayesBag(keras.layers.Layer):
+    """Sums the weight vectors of a row's n-gram ids, each scaled by its naive-Bayes ratio.
+
+    `ratios` is a non-trainable `(num_buckets + 1, num_ratios)` weight: the log-count ratio of
+    each n-gram id (Wang & Manning 2012), one column for two classes (class 1 against class 0),
+    one per class (that class against the rest) for more. `adapt` computes it from the training
+    split; until then it is 1, and the layer is a plain bag of n-gram weights. The saved model
+    keeps the ratios, so it predicts without the training data.
+
+    With `elementwise=True` (the linear model) the weights have one column per ratio and the
+    output is `sum_ngrams ratio[id, c] * weight[id, c]` (+ bias): logistic regression on
+    NB-scaled binary features. Otherwise every id has a `width`-wide vector, and the output is
+    `sum_ngrams ratio[id, c] * vector[id]` for each column `c`, flattened: `num_ratios * width`
+    features for a hidden layer. Id 0 contributes nothing.
+
+    Args:
+        num_buckets: The number of n-gram ids (id 0, padding, comes on top).
+        num_ratios: 1 for two classes, the number of classes otherwise.
+        width: The width of each id's weight vector; equal to `num_ratios` when `elementwise`.
+        elementwise: Whether to pair weight column `c` with ratio column `c` (linear model).
+        dropout: Rate at which, in training, whole n-grams of a row are dropped.
+        use_bias: Whether to add a trainable bias to the output.
+        smoothing: The add-`smoothing` count of the ratios (1: Laplace).
+        **kwargs: Passed to `keras.layers.Layer`.
+    """
+
+    def __init__(
+        self,
+        num_buckets: int,
+        num_ratios: int,
+        width: int,
+        elementwise: bool = True,
+        dropout: float = 0.0,
+        use_bias: bool = True,
+        smoothing: float = 1.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if elementwise and width != num_ratios:
+            raise ValueError(f"elementwise needs width == num_ratios, got {width}, {num_ratios}")
+        self.num_buckets = num_buckets
+        self.num_ratios = num_ratios
+        self.width = width
+        self.elementwise = elementwise
+        self.dropout = dropout
+        self.use_bias = use_bias
+        self.smoothing = smoothing
+        self.seed_generator = keras.random.SeedGenerator(1) if dropout > 0 else None
+
+    def build(self, input_shape: tuple[int | None, ...]) -> None:
+        self.vectors = self.add_weight(
+            name="vectors",
+            shape=(self.num_buckets + 1, self.width),
+            # Zeros for the linear model, as logistic regression starts; small random vectors
+            # otherwise, so that the hidden units start apart.
+            initializer="zeros" if self.elementwise else "uniform",
+        )
+        self.ratios = self.add_weight(
+            name="ratios",
+            shape=(self.num_buckets + 1, self.num_ratios),
+            initializer="ones",
+            trainable=False,
+        )
+        if self.use_bias:
+            output = self.num_ratios if self.elementwise else self.num_ratios * self.width
+            self.bias = self.add_weight(name="bias", shape=(output,), initializer="zeros")
+
+    def call(self, ngram_ids: Any, training: bool | None = None) -> Any:
+        ngram_ids = ops.cast(ngram_ids, "int32")
+        real = ops.not_equal(ngram_ids, 0)
+        if training and self.seed_generator is not None:
+            kept = keras.random.uniform(ops.shape(ngram_ids), seed=self.seed_generator)
+            real = ops.logical_and(real, ops.greater_equal(kept, self.dropout))
+        ratios = ops.take(self.ratios, ngram_ids, axis=0)
+        ratios = ops.where(ops.expand_dims(real, -1), ratios, ops.zeros_like(ratios))
+        vectors = ops.take(self.vectors, ngram_ids, axis=0)
+        if self.elementwise:
+            outputs = ops.sum(ratios * vectors, axis=1)
+        else:
+            outputs = ops.reshape(
+                ops.einsum("btr,btw->brw", ratios, vectors), (-1, self.num_ratios * self.width)
+            )
+        if training and self.seed_generator is not None:
+            # Rescaled as Dropout does, so the expected sum is the same in training and inference.
+            outputs = outputs / (1.0 - self.dropout)
+        if self.use_bias:
+            outputs = outputs + self.bias
+        return outputs
+
+    def adapt(self, batches: Any, num_classes: int) -> None:
+        """Sets the ratios from binary n-gram ids and labels of the training rows.
+
+        Args:
+            batches: An iterable of `(ngram_ids, labels)` NumPy pairs: this layer's input for
+                some training rows (each id at most once per row) and their class ids.
+            num_classes: The number of classes.
+        """
+        import numpy as np
+
+        size = self.num_buckets + 1
+        # documents of each class that contain each id
+        counts = np.zeros((num_classes, size), dtype=np.int64)
+        for ngram_ids, labels in batches:
+            ngram_ids = np.asarray(ngram_ids)
+            labels = np.asarray(labels)
+            for label in range(num_classes):
+                rows = ngram_ids[labels == label]
+                counts[label] += np.bincount(rows[rows > 0], minlength=size)
+        if num_classes == 2:
+            pairs = [(counts[1], counts[0])]
+        else:
+            total = counts.sum(axis=0)
+            pairs = [(counts[label], total - counts[label]) for label in range(num_classes)]
+        columns = []
+        for inside, outside in pairs:
+            positive = inside + self.smoothing
+            negative = outside + self.smoothing
+            columns.append(np.log(positive / positive.sum()) - np.log(negative / negative.sum()))
+        ratios = np.stack(columns, axis=1).astype("float32")
+        ratios[0] = 0.0
+        self.ratios.assign(ratios)
+
+    def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
+        output = self.num_ratios if self.elementwise else self.num_ratios * self.width
+        return (input_shape[0], output)
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "num_buckets": self.num_buckets,
+            "num_ratios": self.num_ratios,
+            "width": self.width,
+            "elementwise": self.elementwise,
+            "dropout": self.dropout,
+            "use_bias": self.use_bias,
+            "smoothing": self.smoothing,
+        }

@@ -34,6 +34,9 @@ _ARGUMENTS_DOC = """
             Bidirectional models only.
         bigrams: Ignored.
         bigram_buckets: Ignored.
+        ngram_order: Ignored.
+        ngram_buckets: Ignored.
+        ngram_hidden: Ignored.
         num_heads: Ignored.
         kernel_size: Ignored.
         use_cudnn: Passed to the recurrent layers: "auto" uses cuDNN where it can, True
@@ -115,6 +118,9 @@ def build_lstm(
     merge_mode: str = "concat",
     bigrams: bool = False,
     bigram_buckets: int = 100_000,
+    ngram_order: int = 3,
+    ngram_buckets: int = 2**21,
+    ngram_hidden: bool = False,
     num_heads: int = 2,
     kernel_size: int = 5,
     use_cudnn: str | bool = "auto",
@@ -152,6 +158,9 @@ def build_bilstm(
     merge_mode: str = "concat",
     bigrams: bool = False,
     bigram_buckets: int = 100_000,
+    ngram_order: int = 3,
+    ngram_buckets: int = 2**21,
+    ngram_hidden: bool = False,
     num_heads: int = 2,
     kernel_size: int = 5,
     use_cudnn: str | bool = "auto",
@@ -189,6 +198,9 @@ def build_gru(
     merge_mode: str = "concat",
     bigrams: bool = False,
     bigram_buckets: int = 100_000,
+    ngram_order: int = 3,
+    ngram_buckets: int = 2**21,
+    ngram_hidden: bool = False,
     num_heads: int = 2,
     kernel_size: int = 5,
     use_cudnn: str | bool = "auto",
@@ -226,6 +238,9 @@ def build_bigru(
     merge_mode: str = "concat",
     bigrams: bool = False,
     bigram_buckets: int = 100_000,
+    ngram_order: int = 3,
+    ngram_buckets: int = 2**21,
+    ngram_hidden: bool = False,
     num_heads: int = 2,
     kernel_size: int = 5,
     use_cudnn: str | bool = "auto",

@@ -115,6 +115,13 @@ _REGISTRY: dict[str, _Registration] = {
         masked=False,
         recurrent=False,
     ),
+    "ngram": _Registration(
+        "textpipe.models.ngram",
+        "build_ngram",
+        "Naive-Bayes-scaled logistic regression over hashed word n-grams (NB-LR)",
+        masked=True,
+        recurrent=False,
+    ),
     "transformer": _Registration(
         "textpipe.models.transformer",
         "build_transformer",
@@ -232,7 +239,8 @@ def build_model(spec: str, **hyperparameters: Any) -> keras.Model:
         spec: A registered name, `path/to/file.py:function` or `package.module:function`.
         **hyperparameters: The shared keyword-only hyperparameters: `vocab_size`, `length`,
             `num_classes` (required), `embedding_dim`, `units`, `num_layers`, `dropout`,
-            `pooling`, `merge_mode`, `bigrams`, `bigram_buckets`, `num_heads`, `kernel_size`,
+            `pooling`, `merge_mode`, `bigrams`, `bigram_buckets`, `ngram_order`,
+            `ngram_buckets`, `ngram_hidden`, `num_heads`, `kernel_size`,
             `use_cudnn`, `mixed_precision`.
 
     Returns:

@@ -24,6 +24,9 @@ def build_transformer(
     merge_mode: str = "concat",
     bigrams: bool = False,
     bigram_buckets: int = 100_000,
+    ngram_order: int = 3,
+    ngram_buckets: int = 2**21,
+    ngram_hidden: bool = False,
     num_heads: int = 2,
     kernel_size: int = 5,
     use_cudnn: str | bool = "auto",
@@ -49,6 +52,9 @@ def build_transformer(
         merge_mode: Ignored.
         bigrams: Ignored.
         bigram_buckets: Ignored.
+        ngram_order: Ignored.
+        ngram_buckets: Ignored.
+        ngram_hidden: Ignored.
         num_heads: Number of attention heads, each of width `embedding_dim // num_heads`.
         kernel_size: Ignored.
         use_cudnn: Ignored.

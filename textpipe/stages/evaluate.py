@@ -1,7 +1,8 @@
 """The evaluate stage: metrics of a trained model on one split of an encode artifact.
 
-Output: ``metrics.json`` (loss, accuracy, precision, recall, F1, ROC-AUC for two classes, the
-confusion matrix, the number of examples) and ``predictions.npy`` (probability of class 1 for
+Output: ``metrics.json`` (loss, accuracy, precision, recall, F1, ROC-AUC for two classes,
+per-class precision, recall, F1 and support, their macro and weighted averages, the confusion
+matrix, the number of examples) and ``predictions.npy`` (probability of class 1 for
 two classes, [N, C] class probabilities otherwise).
 """
 
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 STAGE = "evaluate"
-VERSION = 1
+VERSION = 2  # 2: macro and weighted averages, macro_f1 in metrics.json
 MODEL_STAGES = ("train",)
 DATA_STAGES = ("encode",)
 METRICS_FILE = "metrics.json"

@@ -365,6 +365,7 @@ def _fit(
 ) -> dict[str, Any]:
 
     from textpipe.models import build_model, load_model
+    from textpipe.models.adapt import adaptable_layers
 
     keras = load_keras()
     backend = keras.backend.backend()
@@ -413,6 +414,7 @@ def _fit(
             learning_rate=params.learning_rate,
             jit_compile=jit_compile,
         )
+        _adapt(model, train_ids, train_labels, num_classes=num_classes, progress=progress)
     jit_compile = bool(getattr(model, "jit_compile", jit_compile))
 
     steps = -(-len(train_ids) // params.batch_size)
@@ -490,4 +492,23 @@ def _fit(
         "padding": encoded.params.get("padding"),
         "truncation": encoded.params.get("truncation"),
         "train_rows": len(train_ids),
+        # adapted before the first epoch, in this process or the interrupted one resumed here
+        "adapted_layers": [layer.name for layer in adaptable_layers(model)],
     }
+
+
+def _adapt(
+    model: keras.Model,
+    ids: np.ndarray,
+    labels: np.ndarray,
+    *,
+    num_classes: int,
+    progress: Progress,
+) -> list[str]:
+    """Fits the layers that learn statistics of the labelled training split (naive-Bayes ratios)."""
+    from textpipe.models.adapt import adapt_model, adaptable_layers
+
+    if not adaptable_layers(model):
+        return []
+    with progress.task(f"train: adapting to {len(ids):,} training rows", total=None):
+        return adapt_model(model, ids, labels, num_classes=num_classes)
