@@ -211,3 +211,200 @@ class PositionEmbedding(keras.layers.Layer):
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "max_length": self.max_length}
+
+
+def recurrence_kernel(cell_type: str, *, masked: bool) -> str | None:
+    """Which kernel runs a `FusedLSTM`/`FusedGRU` here; None for Keras's own path.
+
+    Returns:
+        "torch" (packed sequences into torch's fused kernel; masked or not), "jax-cudnn"
+        (`jax.experimental.rnn`, an LSTM on a JAX GPU), "scan" (the unmasked loop over the real
+        steps: TensorFlow on a CPU, a GRU on a JAX GPU), or None: unmasked on TensorFlow and
+        JAX, which Keras runs on cuDNN itself where it can; masked on a TensorFlow GPU, where
+        Keras's cuDNN kernel takes right-padded masks; masked on a JAX CPU, where Keras's
+        masked scan measured as fast as the unmasked one (BENCHMARKS.md).
+    """
+    backend = keras.backend.backend()
+    if backend == "torch":
+        return "torch"
+    if not masked:
+        return None
+    if backend == "tensorflow":
+        from textpipe.backend import has_gpu
+
+        return None if has_gpu() else "scan"
+    if backend == "jax":
+        import jax
+
+        if jax.default_backend() != "gpu":
+            return None
+        return "jax-cudnn" if cell_type == "lstm" else "scan"
+    return None
+
+
+def _fused_inner_loop(
+    layer: keras.layers.LSTM | keras.layers.GRU,
+    cell_type: str,
+    sequences: Any,
+    initial_state: list[Any],
+    mask: Any,
+    training: bool,
+) -> tuple[Any, Any, list[Any]] | None:
+    """The recurrence on the backend's fused kernel, or None where Keras's own path is used."""
+    from textpipe.models import fused_rnn
+
+    cell = layer.cell
+    if (
+        layer.use_cudnn is False
+        or layer.unroll
+        or cell.dropout
+        or cell.recurrent_dropout
+        or not cell.use_bias
+        or cell.activation is not keras.activations.tanh
+        or cell.recurrent_activation is not keras.activations.sigmoid
+        or (cell_type == "gru" and not cell.reset_after)
+    ):
+        return None
+    kernel = recurrence_kernel(cell_type, masked=mask is not None)
+    if kernel is None:
+        return None
+    if kernel == "torch":
+        return _torch_inner_loop(layer, cell_type, sequences, initial_state, mask, training)
+
+    def fused() -> tuple[Any, Any, list[Any]]:
+        lengths = fused_rnn.lengths_from_mask(mask)
+        inputs = (
+            fused_rnn.reverse_real_steps(sequences, lengths) if layer.go_backwards else sequences
+        )
+        if kernel == "jax-cudnn":
+            weights = fused_rnn.jax_cudnn_lstm_weights(
+                ops.convert_to_tensor(cell.kernel),
+                ops.convert_to_tensor(cell.recurrent_kernel),
+                ops.convert_to_tensor(cell.bias),
+            )
+            result = fused_rnn.jax_cudnn_lstm(
+                inputs, initial_state, lengths, weights, units=cell.units
+            )
+        else:
+            result = fused_rnn.scan_recurrence(
+                cell, inputs, initial_state, lengths, training=training
+            )
+        last_output, outputs, states = _in_keras_layout(layer, result, lengths)
+        return last_output, outputs, list(states)
+
+    def generic() -> tuple[Any, Any, list[Any]]:
+        last_output, outputs, states = keras.layers.RNN.inner_loop(
+            layer, sequences, initial_state, mask, training
+        )
+        # The same structure and shapes as `fused`'s, as `cond` requires.
+        if not layer.return_sequences:
+            outputs = ops.expand_dims(last_output, 1)
+        return last_output, outputs, list(states)
+
+    # Only right padding is fused; any other mask takes Keras's generic loop.
+    lengths = fused_rnn.lengths_from_mask(mask)
+    return ops.cond(fused_rnn.is_right_padded(mask, lengths), fused, generic)
+
+
+def _torch_inner_loop(
+    layer: keras.layers.LSTM | keras.layers.GRU,
+    cell_type: str,
+    sequences: Any,
+    initial_state: list[Any],
+    mask: Any,
+    training: bool,
+) -> tuple[Any, Any, list[Any]] | None:
+    import torch
+
+    from textpipe.models import fused_rnn
+
+    lengths = None
+    if mask is not None:
+        lengths = fused_rnn.lengths_from_mask(mask)
+        if not bool(fused_rnn.is_right_padded(mask, lengths)):
+            return None
+    cell = layer.cell
+    kernel = ops.convert_to_tensor(cell.kernel)
+    weights = fused_rnn.torch_weights(
+        cell_type,
+        kernel,
+        ops.convert_to_tensor(cell.recurrent_kernel),
+        ops.convert_to_tensor(cell.bias),
+    )
+    inputs = ops.convert_to_tensor(sequences).to(kernel.dtype)
+    states = [ops.convert_to_tensor(state).to(kernel.dtype) for state in initial_state]
+    if layer.go_backwards:
+        if lengths is None:
+            inputs = torch.flip(inputs, dims=[1])
+        else:
+            inputs = fused_rnn.reverse_real_steps(inputs, lengths)
+    processed, last_output, final = fused_rnn.torch_recurrence(
+        cell_type, inputs, states, lengths, weights, training=torch.is_grad_enabled()
+    )
+    if lengths is None:
+        # Unmasked, the outputs in processing order are what Keras returns (reversed in time
+        # for a backward layer).
+        return last_output, processed, final
+    return _in_keras_layout(layer, (processed, last_output, final), lengths)
+
+
+def _in_keras_layout(
+    layer: keras.layers.RNN, result: tuple[Any, Any, list[Any]], lengths: Any
+) -> tuple[Any, Any, list[Any]]:
+    from textpipe.models import fused_rnn
+
+    processed, last_output, final = result
+    if not layer.return_sequences:
+        if layer.zero_output_for_mask and not layer.go_backwards:
+            # Keras's last output is its last step's output, zeroed in rows padded there.
+            full = ops.equal(lengths, ops.shape(processed)[1])[:, None]
+            last_output = ops.where(full, last_output, ops.zeros_like(last_output))
+        return last_output, ops.expand_dims(last_output, 1), final
+    outputs = fused_rnn.keras_layout(
+        processed,
+        last_output,
+        lengths,
+        go_backwards=layer.go_backwards,
+        zero_output_for_mask=layer.zero_output_for_mask,
+    )
+    return last_output, outputs, final
+
+
+@keras.saving.register_keras_serializable(package="textpipe")
+class FusedLSTM(keras.layers.LSTM):
+    """`keras.layers.LSTM` whose masked recurrence runs on each backend's fastest kernel.
+
+    Same arguments, weights and results as `keras.layers.LSTM` under a right-padded mask (see
+    `textpipe.models.fused_rnn` for what runs where); other masks, and layers that cuDNN could
+    not run either (other activations, dropout inside the layer, `use_cudnn=False`), take
+    Keras's own path. A `.keras` file keeps Keras's weight layout, so it loads and predicts the
+    same on every backend.
+    """
+
+    def inner_loop(
+        self, sequences: Any, initial_state: Any, mask: Any, training: bool = False
+    ) -> Any:
+        if isinstance(mask, list | tuple):
+            mask = mask[0]
+        fused = _fused_inner_loop(self, "lstm", sequences, initial_state, mask, training)
+        if fused is not None:
+            return fused
+        return super().inner_loop(sequences, initial_state, mask, training=training)
+
+
+@keras.saving.register_keras_serializable(package="textpipe")
+class FusedGRU(keras.layers.GRU):
+    """`keras.layers.GRU` whose masked recurrence runs on each backend's fastest kernel.
+
+    As `FusedLSTM`, for a GRU with `reset_after=True` (Keras's default and cuDNN's form).
+    """
+
+    def inner_loop(
+        self, sequences: Any, initial_state: Any, mask: Any, training: bool = False
+    ) -> Any:
+        if isinstance(mask, list | tuple):
+            mask = mask[0]
+        fused = _fused_inner_loop(self, "gru", sequences, initial_state, mask, training)
+        if fused is not None:
+            return fused
+        return super().inner_loop(sequences, initial_state, mask, training=training)
