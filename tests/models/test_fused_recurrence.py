@@ -114,16 +114,22 @@ def test_unmasked_input_gives_keras_results(cell_type):
 
 
 @pytest.mark.parametrize("cell_type", ["lstm", "gru"])
-def test_left_padding_takes_keras_generic_loop(cell_type):
+def test_any_mask_gives_keras_results(cell_type):
+    """Left padding and holes are moved to the end of each row before the fused kernel."""
     sequences, mask = _right_padded()
-    left_mask = mask[:, ::-1].copy()
-    reference, fused = _pair(cell_type, return_sequences=True)
-
-    np.testing.assert_allclose(
-        _numpy(fused(sequences, mask=left_mask)),
-        _numpy(reference(sequences, mask=left_mask)),
-        atol=1e-5,
-    )
+    left_padded = mask[:, ::-1].copy()
+    holes = mask.copy()
+    holes[0, [1, 4]] = False
+    holes[4, 0] = False
+    for options in LAYER_OPTIONS:
+        reference, fused = _pair(cell_type, **options)
+        for each in (left_padded, holes):
+            np.testing.assert_allclose(
+                _numpy(fused(sequences, mask=each)),
+                _numpy(reference(sequences, mask=each)),
+                atol=1e-5,
+                err_msg=_options_id(options),
+            )
 
 
 @pytest.mark.skipif(BACKEND == "torch", reason="torch always runs its own kernel")
@@ -226,11 +232,13 @@ def test_zoo_model_predicts_and_trains_as_with_keras_layers(name, pooling):
         atol=1e-5,
     )
 
-    # One SGD step each: equal weights after it means equal gradients.
+    # One SGD step each: equal weights after it means equal gradients. XLA as `textpipe
+    # train` compiles (on TensorFlow and JAX).
     for each in (model, reference):
         each.compile(
             optimizer=keras.optimizers.SGD(learning_rate=0.5),
             loss=keras.losses.BinaryCrossentropy(from_logits=True),
+            jit_compile=BACKEND != "torch",
         )
         each.train_on_batch(token_ids, labels)
     for got, expected, variable in zip(
@@ -265,17 +273,16 @@ def test_a_model_saved_on_one_backend_predicts_the_same_on_the_others(tmp_path):
         )
 
 
-def test_lengths_and_row_reversal():
-    _, mask = _right_padded()
-    lengths = fused_rnn.lengths_from_mask(mask)
-    steps = np.broadcast_to(np.arange(STEPS, dtype="float32")[None, :, None], (6, STEPS, 1))
+def test_real_steps_first_and_back():
+    steps = np.broadcast_to(np.arange(1, 6, dtype="float32")[None, :, None], (2, 5, 1))
+    mask = np.array([[False, True, False, True, True], [True, True, False, False, False]])
 
-    reversed_rows = _numpy(
-        fused_rnn.reverse_real_steps(keras.ops.convert_to_tensor(steps), lengths)
-    )
+    moved, lengths = fused_rnn.real_steps_first(keras.ops.convert_to_tensor(steps), mask)
+    carried = fused_rnn.at_mask_steps(moved, mask, zero_output_for_mask=False)
+    zeroed = fused_rnn.at_mask_steps(moved, mask, zero_output_for_mask=True)
 
-    np.testing.assert_array_equal(_numpy(lengths), LENGTHS)
-    assert bool(_numpy(fused_rnn.is_right_padded(mask, lengths)))
-    assert not bool(_numpy(fused_rnn.is_right_padded(mask[:, ::-1].copy(), lengths)))
-    np.testing.assert_array_equal(reversed_rows[4, :, 0], [4, 3, 2, 1, 0, 5, 6])
-    np.testing.assert_array_equal(reversed_rows[3, :, 0], np.arange(STEPS))
+    np.testing.assert_array_equal(_numpy(lengths), [3, 2])
+    np.testing.assert_array_equal(_numpy(moved)[:, :, 0], [[2, 4, 5, 1, 3], [1, 2, 3, 4, 5]])
+    # Before the first real step: zeros; at a masked step after one: the last real output.
+    np.testing.assert_array_equal(_numpy(carried)[:, :, 0], [[0, 2, 2, 4, 5], [1, 2, 2, 2, 2]])
+    np.testing.assert_array_equal(_numpy(zeroed)[:, :, 0], [[0, 2, 0, 4, 5], [1, 2, 0, 0, 0]])

@@ -11,13 +11,17 @@ by each row's length, which is what the fused kernels take:
   takes the same kernel, unpacked.
 - JAX on a GPU: `jax.experimental.rnn.lstm` (cuDNN) with each row's length (LSTM only; a GRU
   takes the scan below).
-- TensorFlow on a CPU, JAX on a CPU, and a GRU on a JAX GPU: the generic loop run *unmasked*
-  over each row's real steps moved to the front, with the carried state recorded at every step
-  and the one at each row's last real step picked out afterwards (as `jax.experimental.rnn`'s
-  own reference implementation does). A forward pass over right-padded rows sees its real steps
-  first anyway; a backward pass sees them reversed in place, padding still last. The loop does
-  no per-step `where`, which is what makes Keras's masked loop slow on TensorFlow.
+- TensorFlow on a CPU, and a GRU on a JAX GPU: the generic loop run *unmasked* over the rows
+  with their real steps moved to the front, the carried state recorded at every step and the
+  one at each row's last real step picked out afterwards (as `jax.experimental.rnn`'s own
+  reference implementation does). The loop does no per-step `where`, which is what makes
+  Keras's masked loop slow on TensorFlow's CPU.
+- JAX on a CPU: Keras's own masked scan, which measured as fast as its unmasked one.
 - TensorFlow on a GPU: Keras's own cuDNN path, which already takes right-padded masks.
+
+Any mask works: each row's real steps are moved to its front (a right-padded row stays as it
+is), the kernel runs over them, and the outputs are put back at their steps; a backward layer
+does the same over the reversed steps.
 
 The results follow Keras's conventions for a masked layer exactly (tests compare against it):
 outputs at padded steps are zeros (or, forward with `zero_output_for_mask=False`, the last real
@@ -42,57 +46,49 @@ def lengths_from_mask(mask: Any) -> Any:
     return ops.sum(ops.cast(mask, "int32"), axis=1)
 
 
-def is_right_padded(mask: Any, lengths: Any) -> Any:
-    """Whether every row's real steps come first and its padding last (a boolean scalar)."""
-    steps = ops.arange(ops.shape(mask)[1], dtype="int32")
-    return ops.all(ops.equal(ops.cast(mask, "bool"), steps[None, :] < lengths[:, None]))
+def real_steps_first(sequences: Any, mask: Any) -> tuple[Any, Any]:
+    """Moves each row's real steps to its front, in order, and its masked steps after them.
 
-
-def reverse_real_steps(sequences: Any, lengths: Any) -> Any:
-    """Reverses each row's first `length` steps in place; the padding after them stays put."""
-    steps = ops.arange(ops.shape(sequences)[1], dtype="int32")[None, :]
-    lengths = lengths[:, None]
-    indices = ops.where(steps < lengths, lengths - 1 - steps, steps)
-    indices = ops.broadcast_to(ops.expand_dims(indices, -1), ops.shape(sequences))
-    return ops.take_along_axis(sequences, indices, axis=1)
-
-
-def keras_layout(
-    processed: Any,
-    last_output: Any,
-    lengths: Any,
-    *,
-    go_backwards: bool,
-    zero_output_for_mask: bool,
-) -> Any:
-    """Turns outputs in processing order into what Keras's masked layer returns.
-
-    Args:
-        processed: `(batch, steps, units)`: at step `s < length`, the output after the layer's
-            `s + 1`-th real step (for a backward layer, the real steps taken last to first).
-        last_output: `(batch, units)`, the output after each row's last real step (zeros for a
-            row without any).
-        lengths: int32 `(batch,)`.
-        go_backwards: Whether the layer runs backwards; its outputs are then returned in
-            reversed time order, as Keras returns them (`Bidirectional` flips them back).
-        zero_output_for_mask: Forward layers only: zeros at padded steps rather than the last
-            real output.
+    Right-padded rows come back as they are; any other mask (left padding, holes) becomes right
+    padding, which is all the fused kernels take.
 
     Returns:
-        `(batch, steps, units)`.
+        `(moved, lengths)`: the sequences with real steps first, and int32 `(batch,)` lengths.
     """
-    steps = ops.arange(ops.shape(processed)[1], dtype="int32")
-    real = ops.expand_dims(steps[None, :] < lengths[:, None], -1)
-    if go_backwards:
-        in_time_order = ops.where(
-            real, reverse_real_steps(processed, lengths), ops.zeros_like(processed)
-        )
-        return ops.flip(in_time_order, axis=1)
-    if zero_output_for_mask:
-        fill = ops.zeros_like(processed)
-    else:
-        fill = ops.broadcast_to(ops.expand_dims(last_output, 1), ops.shape(processed))
-    return ops.where(real, processed, fill)
+    steps = ops.arange(ops.shape(mask)[1], dtype="int32")[None, :]
+    mask = ops.cast(mask, "bool")
+    # Real steps sort by position, masked ones by position after every real one.
+    order = ops.argsort(ops.where(mask, steps, steps + ops.shape(mask)[1]), axis=1)
+    return _take_steps(sequences, order), lengths_from_mask(mask)
+
+
+def at_mask_steps(processed: Any, mask: Any, *, zero_output_for_mask: bool) -> Any:
+    """Places outputs computed over `real_steps_first` rows back at their steps, as Keras does.
+
+    Keras's masked loop outputs, at a masked step, zeros (`zero_output_for_mask`) or the output
+    of the last real step before it (zeros before the first).
+
+    Args:
+        processed: `(batch, steps, units)`: at `k`, the output after the row's `k + 1`-th real
+            step.
+        mask: The mask the rows were moved by.
+        zero_output_for_mask: Zeros at masked steps rather than the last real output.
+
+    Returns:
+        `(batch, steps, units)`, in the mask's step order.
+    """
+    mask = ops.cast(mask, "bool")
+    # Which real step each step's output comes from: the last real one at or before it.
+    source = ops.cumsum(ops.cast(mask, "int32"), axis=1) - 1
+    outputs = _take_steps(processed, ops.maximum(source, 0))
+    keep = mask if zero_output_for_mask else source >= 0
+    return ops.where(ops.expand_dims(keep, -1), outputs, ops.zeros_like(outputs))
+
+
+def _take_steps(sequences: Any, indices: Any) -> Any:
+    """`sequences[b, indices[b, t]]` for `(batch, steps, features)` sequences."""
+    indices = ops.broadcast_to(ops.expand_dims(indices, -1), ops.shape(sequences))
+    return ops.take_along_axis(sequences, indices, axis=1)
 
 
 def _for_empty_rows(lengths: Any, value: Any, empty_value: Any) -> Any:

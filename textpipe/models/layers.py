@@ -250,7 +250,11 @@ def _fused_inner_loop(
     mask: Any,
     training: bool,
 ) -> tuple[Any, Any, list[Any]] | None:
-    """The recurrence on the backend's fused kernel, or None where Keras's own path is used."""
+    """The recurrence on the backend's fused kernel, or None where Keras's own path is used.
+
+    Returns:
+        `(last_output, outputs, states)` as `keras.layers.RNN.inner_loop` returns them.
+    """
     from textpipe.models import fused_rnn
 
     cell = layer.cell
@@ -268,106 +272,63 @@ def _fused_inner_loop(
     kernel = recurrence_kernel(cell_type, masked=mask is not None)
     if kernel is None:
         return None
-    if kernel == "torch":
-        return _torch_inner_loop(layer, cell_type, sequences, initial_state, mask, training)
-
-    def fused() -> tuple[Any, Any, list[Any]]:
-        lengths = fused_rnn.lengths_from_mask(mask)
-        inputs = (
-            fused_rnn.reverse_real_steps(sequences, lengths) if layer.go_backwards else sequences
-        )
-        if kernel == "jax-cudnn":
-            weights = fused_rnn.jax_cudnn_lstm_weights(
-                ops.convert_to_tensor(cell.kernel),
-                ops.convert_to_tensor(cell.recurrent_kernel),
-                ops.convert_to_tensor(cell.bias),
-            )
-            result = fused_rnn.jax_cudnn_lstm(
-                inputs, initial_state, lengths, weights, units=cell.units
-            )
-        else:
-            result = fused_rnn.scan_recurrence(
-                cell, inputs, initial_state, lengths, training=training
-            )
-        last_output, outputs, states = _in_keras_layout(layer, result, lengths)
-        return last_output, outputs, list(states)
-
-    def generic() -> tuple[Any, Any, list[Any]]:
-        last_output, outputs, states = keras.layers.RNN.inner_loop(
-            layer, sequences, initial_state, mask, training
-        )
-        # The same structure and shapes as `fused`'s, as `cond` requires.
-        if not layer.return_sequences:
-            outputs = ops.expand_dims(last_output, 1)
-        return last_output, outputs, list(states)
-
-    # Only right padding is fused; any other mask takes Keras's generic loop.
-    lengths = fused_rnn.lengths_from_mask(mask)
-    return ops.cond(fused_rnn.is_right_padded(mask, lengths), fused, generic)
-
-
-def _torch_inner_loop(
-    layer: keras.layers.LSTM | keras.layers.GRU,
-    cell_type: str,
-    sequences: Any,
-    initial_state: list[Any],
-    mask: Any,
-    training: bool,
-) -> tuple[Any, Any, list[Any]] | None:
-    import torch
-
-    from textpipe.models import fused_rnn
-
-    lengths = None
-    if mask is not None:
-        lengths = fused_rnn.lengths_from_mask(mask)
-        if not bool(fused_rnn.is_right_padded(mask, lengths)):
-            return None
-    cell = layer.cell
-    kernel = ops.convert_to_tensor(cell.kernel)
-    weights = fused_rnn.torch_weights(
-        cell_type,
-        kernel,
+    weights = [
+        ops.convert_to_tensor(cell.kernel),
         ops.convert_to_tensor(cell.recurrent_kernel),
         ops.convert_to_tensor(cell.bias),
-    )
-    inputs = ops.convert_to_tensor(sequences).to(kernel.dtype)
-    states = [ops.convert_to_tensor(state).to(kernel.dtype) for state in initial_state]
+    ]
+    if kernel == "torch":
+        sequences = ops.cast(sequences, weights[0].dtype)
+        initial_state = [ops.cast(state, weights[0].dtype) for state in initial_state]
     if layer.go_backwards:
-        if lengths is None:
-            inputs = torch.flip(inputs, dims=[1])
-        else:
-            inputs = fused_rnn.reverse_real_steps(inputs, lengths)
-    processed, last_output, final = fused_rnn.torch_recurrence(
-        cell_type, inputs, states, lengths, weights, training=torch.is_grad_enabled()
-    )
-    if lengths is None:
-        # Unmasked, the outputs in processing order are what Keras returns (reversed in time
-        # for a backward layer).
+        # Keras runs a backward layer over the reversed steps and returns its outputs in that
+        # order; so do we.
+        sequences = ops.flip(sequences, axis=1)
+        mask = None if mask is None else ops.flip(mask, axis=1)
+    if mask is None:  # torch only: its kernel, every step of every row
+        processed, last_output, final = fused_rnn.torch_recurrence(
+            cell_type,
+            sequences,
+            initial_state,
+            None,
+            fused_rnn.torch_weights(cell_type, *weights),
+            training=_torch_grad_enabled(),
+        )
         return last_output, processed, final
-    return _in_keras_layout(layer, (processed, last_output, final), lengths)
 
-
-def _in_keras_layout(
-    layer: keras.layers.RNN, result: tuple[Any, Any, list[Any]], lengths: Any
-) -> tuple[Any, Any, list[Any]]:
-    from textpipe.models import fused_rnn
-
-    processed, last_output, final = result
-    if not layer.return_sequences:
-        if layer.zero_output_for_mask and not layer.go_backwards:
-            # Keras's last output is its last step's output, zeroed in rows padded there.
-            full = ops.equal(lengths, ops.shape(processed)[1])[:, None]
-            last_output = ops.where(full, last_output, ops.zeros_like(last_output))
-        return last_output, ops.expand_dims(last_output, 1), final
-    outputs = fused_rnn.keras_layout(
-        processed,
-        last_output,
-        lengths,
-        go_backwards=layer.go_backwards,
-        zero_output_for_mask=layer.zero_output_for_mask,
+    moved, lengths = fused_rnn.real_steps_first(sequences, mask)
+    if kernel == "torch":
+        processed, _, final = fused_rnn.torch_recurrence(
+            cell_type,
+            moved,
+            initial_state,
+            lengths,
+            fused_rnn.torch_weights(cell_type, *weights),
+            training=_torch_grad_enabled(),
+        )
+    elif kernel == "jax-cudnn":
+        processed, _, final = fused_rnn.jax_cudnn_lstm(
+            moved,
+            initial_state,
+            lengths,
+            fused_rnn.jax_cudnn_lstm_weights(*weights),
+            units=cell.units,
+        )
+    else:
+        processed, _, final = fused_rnn.scan_recurrence(
+            cell, moved, initial_state, lengths, training=training
+        )
+    outputs = fused_rnn.at_mask_steps(
+        processed, mask, zero_output_for_mask=layer.zero_output_for_mask
     )
-    return last_output, outputs, final
+    # Keras's last output is the output of the last step, masked or not.
+    return outputs[:, -1], outputs, list(final)
+
+
+def _torch_grad_enabled() -> bool:
+    import torch
+
+    return torch.is_grad_enabled()
 
 
 @keras.saving.register_keras_serializable(package="textpipe")
