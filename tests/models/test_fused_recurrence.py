@@ -136,7 +136,7 @@ def test_any_mask_gives_keras_results(cell_type):
 @pytest.mark.parametrize("options", LAYER_OPTIONS[:4], ids=_options_id)
 @pytest.mark.parametrize("cell_type", ["lstm", "gru"])
 def test_scan_kernel_gives_keras_masked_results(cell_type, options, monkeypatch):
-    # The scan runs on TensorFlow's CPU by itself; forced here so JAX tests it too.
+    # The scan runs by itself only on a JAX GPU (a GRU); forced here on TensorFlow and JAX.
     monkeypatch.setattr(zoo_layers, "recurrence_kernel", lambda *_, **__: "scan")
     sequences, mask = _right_padded()
     reference, fused = _pair(cell_type, **options)

@@ -219,26 +219,20 @@ def recurrence_kernel(cell_type: str, *, masked: bool) -> str | None:
     Returns:
         "torch" (packed sequences into torch's fused kernel; masked or not), "jax-cudnn"
         (`jax.experimental.rnn`, an LSTM on a JAX GPU), "scan" (the unmasked loop over the real
-        steps: TensorFlow on a CPU, a GRU on a JAX GPU), or None: unmasked on TensorFlow and
+        steps: a GRU on a JAX GPU), or None for Keras's own path: unmasked on TensorFlow and
         JAX, which Keras runs on cuDNN itself where it can; masked on a TensorFlow GPU, where
-        Keras's cuDNN kernel takes right-padded masks; masked on a JAX CPU, where Keras's
-        masked scan measured as fast as the unmasked one (BENCHMARKS.md).
+        Keras's cuDNN kernel takes right-padded masks; masked on a CPU with TensorFlow or JAX,
+        where Keras's masked loop measured as fast as its unmasked one, and faster than the
+        "scan" (BENCHMARKS.md).
     """
     backend = keras.backend.backend()
     if backend == "torch":
         return "torch"
-    if not masked:
-        return None
-    if backend == "tensorflow":
-        from textpipe.backend import has_gpu
-
-        return None if has_gpu() else "scan"
-    if backend == "jax":
+    if backend == "jax" and masked:
         import jax
 
-        if jax.default_backend() != "gpu":
-            return None
-        return "jax-cudnn" if cell_type == "lstm" else "scan"
+        if jax.default_backend() == "gpu":
+            return "jax-cudnn" if cell_type == "lstm" else "scan"
     return None
 
 
