@@ -329,11 +329,11 @@ def _torch_grad_enabled() -> bool:
 class FusedLSTM(keras.layers.LSTM):
     """`keras.layers.LSTM` whose masked recurrence runs on each backend's fastest kernel.
 
-    Same arguments, weights and results as `keras.layers.LSTM` under a right-padded mask (see
-    `textpipe.models.fused_rnn` for what runs where); other masks, and layers that cuDNN could
-    not run either (other activations, dropout inside the layer, `use_cudnn=False`), take
-    Keras's own path. A `.keras` file keeps Keras's weight layout, so it loads and predicts the
-    same on every backend.
+    Same arguments, weights and results as `keras.layers.LSTM`, under any mask (see
+    `textpipe.models.fused_rnn` for what runs where); layers that cuDNN could not run either
+    (other activations, dropout inside the layer, `use_cudnn=False`) take Keras's own path. A
+    `.keras` file keeps Keras's weight layout, so it loads and predicts the same on every
+    backend.
     """
 
     def inner_loop(

@@ -4,7 +4,8 @@ Every recurrent layer keeps the conditions under which Keras may run it with cuD
 (see the `keras.layers.LSTM` docstring): tanh and sigmoid activations, no recurrent dropout,
 `unroll=False`, and a mask that is right-padded (padding id 0 at the end of each row). Under
 such a mask they run fused on every backend (`FusedLSTM`, `FusedGRU`: packed sequences on
-PyTorch, cuDNN with each row's length on a GPU); other masks take Keras's generic loop.
+PyTorch, cuDNN with each row's length on a JAX GPU); any other mask is first turned into right
+padding, with the same results as Keras's masked loop.
 """
 
 from __future__ import annotations
