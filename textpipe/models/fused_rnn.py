@@ -16,7 +16,8 @@ by each row's length, which is what the fused kernels take:
   real step picked out afterwards (as `jax.experimental.rnn`'s own reference implementation
   does): no per-step `where`.
 - TensorFlow and JAX on a CPU: Keras's own masked loop, which measured as fast as its unmasked
-  one there, with or without XLA, and faster than the loop above on TensorFlow.
+  one there (TensorFlow with and without XLA, JAX with it), and faster than the loop above on
+  TensorFlow.
 - TensorFlow on a GPU: Keras's own cuDNN path, which already takes right-padded masks.
 
 Any mask works: each row's real steps are moved to its front (a right-padded row stays as it
