@@ -23,6 +23,8 @@ $(VENV)/.installed: pyproject.toml
 
 $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@$(BIN)/python -m pip install --quiet -e '.[torch-cpu]' || \
+		echo "*** torch's CPU wheel not found: the torch test pass will be skipped (see pyproject.toml, torch-cpu)"
 	touch $@
 
 install: $(VENV)/.installed
@@ -36,6 +38,10 @@ test: $(VENV)/.installed-dev
 	@if $(BIN)/python -c "import jax" 2>/dev/null; then \
 		echo "--- model zoo contract on the jax backend"; \
 		KERAS_BACKEND=jax $(BIN)/python -m pytest tests/models -q -p no:cacheprovider; \
+	fi
+	@if $(BIN)/python -c "import torch" 2>/dev/null; then \
+		echo "--- model zoo contract on the torch backend"; \
+		KERAS_BACKEND=torch $(BIN)/python -m pytest tests/models -q -p no:cacheprovider; \
 	fi
 
 lint: $(VENV)/.installed-dev

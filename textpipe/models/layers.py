@@ -445,3 +445,155 @@ class NaiveBayesBag(keras.layers.Layer):
             "use_bias": self.use_bias,
             "smoothing": self.smoothing,
         }
+
+
+def recurrence_kernel(cell_type: str, *, masked: bool) -> str | None:
+    """Which kernel runs a `FusedLSTM`/`FusedGRU` here; None for Keras's own path.
+
+    Returns:
+        "torch" (packed sequences into torch's fused kernel; masked or not), "jax-cudnn"
+        (`jax.experimental.rnn`, an LSTM on a JAX GPU), "scan" (the unmasked loop over the real
+        steps: a GRU on a JAX GPU), or None for Keras's own path: unmasked on TensorFlow and
+        JAX, which Keras runs on cuDNN itself where it can; masked on a TensorFlow GPU, where
+        Keras's cuDNN kernel takes right-padded masks; masked on a CPU with TensorFlow or JAX,
+        where Keras's masked loop measured as fast as its unmasked one, and faster than the
+        "scan" (BENCHMARKS.md).
+    """
+    backend = keras.backend.backend()
+    if backend == "torch":
+        return "torch"
+    if backend == "jax" and masked:
+        import jax
+
+        if jax.default_backend() == "gpu":
+            return "jax-cudnn" if cell_type == "lstm" else "scan"
+    return None
+
+
+def _fused_inner_loop(
+    layer: keras.layers.LSTM | keras.layers.GRU,
+    cell_type: str,
+    sequences: Any,
+    initial_state: list[Any],
+    mask: Any,
+    training: bool,
+) -> tuple[Any, Any, list[Any]] | None:
+    """The recurrence on the backend's fused kernel, or None where Keras's own path is used.
+
+    Returns:
+        `(last_output, outputs, states)` as `keras.layers.RNN.inner_loop` returns them.
+    """
+    from textpipe.models import fused_rnn
+
+    cell = layer.cell
+    if (
+        layer.use_cudnn is False
+        or layer.unroll
+        or cell.dropout
+        or cell.recurrent_dropout
+        or not cell.use_bias
+        or cell.activation is not keras.activations.tanh
+        or cell.recurrent_activation is not keras.activations.sigmoid
+        or (cell_type == "gru" and not cell.reset_after)
+    ):
+        return None
+    kernel = recurrence_kernel(cell_type, masked=mask is not None)
+    if kernel is None:
+        return None
+    weights = [
+        ops.convert_to_tensor(cell.kernel),
+        ops.convert_to_tensor(cell.recurrent_kernel),
+        ops.convert_to_tensor(cell.bias),
+    ]
+    if kernel == "torch":
+        sequences = ops.cast(sequences, weights[0].dtype)
+        initial_state = [ops.cast(state, weights[0].dtype) for state in initial_state]
+    if layer.go_backwards:
+        # Keras runs a backward layer over the reversed steps and returns its outputs in that
+        # order; so do we.
+        sequences = ops.flip(sequences, axis=1)
+        mask = None if mask is None else ops.flip(mask, axis=1)
+    if mask is None:  # torch only: its kernel, every step of every row
+        processed, last_output, final = fused_rnn.torch_recurrence(
+            cell_type,
+            sequences,
+            initial_state,
+            None,
+            fused_rnn.torch_weights(cell_type, *weights),
+            training=_torch_grad_enabled(),
+        )
+        return last_output, processed, final
+
+    moved, lengths = fused_rnn.real_steps_first(sequences, mask)
+    if kernel == "torch":
+        processed, _, final = fused_rnn.torch_recurrence(
+            cell_type,
+            moved,
+            initial_state,
+            lengths,
+            fused_rnn.torch_weights(cell_type, *weights),
+            training=_torch_grad_enabled(),
+        )
+    elif kernel == "jax-cudnn":
+        processed, _, final = fused_rnn.jax_cudnn_lstm(
+            moved,
+            initial_state,
+            lengths,
+            fused_rnn.jax_cudnn_lstm_weights(*weights),
+            units=cell.units,
+        )
+    else:
+        processed, _, final = fused_rnn.scan_recurrence(
+            cell, moved, initial_state, lengths, training=training
+        )
+    outputs = fused_rnn.at_mask_steps(
+        processed, mask, zero_output_for_mask=layer.zero_output_for_mask
+    )
+    # Keras's last output is the output of the last step, masked or not.
+    return outputs[:, -1], outputs, list(final)
+
+
+def _torch_grad_enabled() -> bool:
+    import torch
+
+    return torch.is_grad_enabled()
+
+
+@keras.saving.register_keras_serializable(package="textpipe")
+class FusedLSTM(keras.layers.LSTM):
+    """`keras.layers.LSTM` whose masked recurrence runs on each backend's fastest kernel.
+
+    Same arguments, weights and results as `keras.layers.LSTM`, under any mask (see
+    `textpipe.models.fused_rnn` for what runs where); layers that cuDNN could not run either
+    (other activations, dropout inside the layer, `use_cudnn=False`) take Keras's own path. A
+    `.keras` file keeps Keras's weight layout, so it loads and predicts the same on every
+    backend.
+    """
+
+    def inner_loop(
+        self, sequences: Any, initial_state: Any, mask: Any, training: bool = False
+    ) -> Any:
+        if isinstance(mask, list | tuple):
+            mask = mask[0]
+        fused = _fused_inner_loop(self, "lstm", sequences, initial_state, mask, training)
+        if fused is not None:
+            return fused
+        return super().inner_loop(sequences, initial_state, mask, training=training)
+
+
+@keras.saving.register_keras_serializable(package="textpipe")
+class FusedGRU(keras.layers.GRU):
+    """`keras.layers.GRU` whose masked recurrence runs on each backend's fastest kernel.
+
+    As `FusedLSTM`, for a GRU with `reset_after=True` (Keras's default and cuDNN's form).
+    """
+
+    def inner_loop(
+        self, sequences: Any, initial_state: Any, mask: Any, training: bool = False
+    ) -> Any:
+        if isinstance(mask, list | tuple):
+            mask = mask[0]
+        fused = _fused_inner_loop(self, "gru", sequences, initial_state, mask, training)
+        if fused is not None:
+            return fused
+        return super().inner_loop(sequences, initial_state, mask, training=training)

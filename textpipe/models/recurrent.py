@@ -2,7 +2,10 @@
 
 Every recurrent layer keeps the conditions under which Keras may run it with cuDNN on a GPU
 (see the `keras.layers.LSTM` docstring): tanh and sigmoid activations, no recurrent dropout,
-`unroll=False`, and a mask that is right-padded (padding id 0 at the end of each row).
+`unroll=False`, and a mask that is right-padded (padding id 0 at the end of each row). Under
+such a mask they run fused on every backend (`FusedLSTM`, `FusedGRU`: packed sequences on
+PyTorch, cuDNN with each row's length on a JAX GPU); any other mask is first turned into right
+padding, with the same results as Keras's masked loop.
 """
 
 from __future__ import annotations
@@ -12,9 +15,11 @@ from keras import layers
 
 from textpipe.models.head import classifier_head, functional_model, layer_dtype, token_input
 from textpipe.models.hyperparameters import validate_hyperparameters
-from textpipe.models.layers import MaskedMaxPooling, MaskedMeanPooling
+from textpipe.models.layers import FusedGRU, FusedLSTM, MaskedMaxPooling, MaskedMeanPooling
 
-_RECURRENT_LAYERS = {"lstm": layers.LSTM, "gru": layers.GRU}
+# Keras's LSTM and GRU, with the masked recurrence on each backend's fused kernel
+# (textpipe.models.fused_rnn); weights and results are Keras's.
+_RECURRENT_LAYERS = {"lstm": FusedLSTM, "gru": FusedGRU}
 
 # The four builders share one argument list; their docstrings are assembled from it at the end
 # of the module, as keras.applications does for its families.

@@ -1,0 +1,312 @@
+"""Masked LSTM and GRU recurrences on each backend's fastest kernel, with Keras's weights.
+
+Keras 3 runs a fused recurrent kernel under a mask on one backend only (TensorFlow, with cuDNN,
+on a GPU); elsewhere a mask sends an LSTM or GRU to the generic step-by-step loop, and on
+PyTorch that loop is a Python `for` over the time steps even without a mask. textpipe's
+sequences are right-padded (padding id 0 at the end of each row), so a mask is fully described
+by each row's length, which is what the fused kernels take:
+
+- PyTorch: `torch.nn.utils.rnn.pack_padded_sequence` into `torch._VF.lstm`/`gru`, the function
+  behind `torch.nn.LSTM`/`GRU` (cuDNN on a GPU, ATen's fused kernel on a CPU). Unmasked input
+  takes the same kernel, unpacked.
+- JAX on a GPU: `jax.experimental.rnn.lstm` (cuDNN) with each row's length (LSTM only; a GRU
+  takes the scan below).
+- A GRU on a JAX GPU: the generic loop run *unmasked* over the rows with their real steps
+  moved to the front, the carried state recorded at every step and the one at each row's last
+  real step picked out afterwards (as `jax.experimental.rnn`'s own reference implementation
+  does): no per-step `where`.
+- TensorFlow and JAX on a CPU: Keras's own masked loop, which measured as fast as its unmasked
+  one there (TensorFlow with and without XLA, JAX with it), and faster than the loop above on
+  TensorFlow.
+- TensorFlow on a GPU: Keras's own cuDNN path, which already takes right-padded masks.
+
+Any mask works: each row's real steps are moved to its front (a right-padded row stays as it
+is), the kernel runs over them, and the outputs are put back at their steps; a backward layer
+does the same over the reversed steps.
+
+The results follow Keras's conventions for a masked layer exactly (tests compare against it):
+outputs at padded steps are zeros (or, forward with `zero_output_for_mask=False`, the last real
+output), a backward layer returns its outputs in reversed time order, and a row with no real
+step returns zeros and its initial state.
+
+Weights are never converted in place: each call reads the Keras variables (kernel `[input,
+gates * units]`, recurrent kernel `[units, gates * units]`, bias) and builds the kernel's layout
+from them, so gradients reach the Keras variables and a `.keras` file keeps Keras's layout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from keras import ops
+
+
+def lengths_from_mask(mask: Any) -> Any:
+    """Each row's number of real steps, int32 `(batch,)`."""
+    return ops.sum(ops.cast(mask, "int32"), axis=1)
+
+
+def real_steps_first(sequences: Any, mask: Any) -> tuple[Any, Any]:
+    """Moves each row's real steps to its front, in order, and its masked steps after them.
+
+    Right-padded rows come back as they are; any other mask (left padding, holes) becomes right
+    padding, which is all the fused kernels take.
+
+    Returns:
+        `(moved, lengths)`: the sequences with real steps first, and int32 `(batch,)` lengths.
+    """
+    steps = ops.arange(ops.shape(mask)[1], dtype="int32")[None, :]
+    mask = ops.cast(mask, "bool")
+    # Real steps sort by position, masked ones by position after every real one.
+    order = ops.argsort(ops.where(mask, steps, steps + ops.shape(mask)[1]), axis=1)
+    return _take_steps(sequences, order), lengths_from_mask(mask)
+
+
+def at_mask_steps(processed: Any, mask: Any, *, zero_output_for_mask: bool) -> Any:
+    """Places outputs computed over `real_steps_first` rows back at their steps, as Keras does.
+
+    Keras's masked loop outputs, at a masked step, zeros (`zero_output_for_mask`) or the output
+    of the last real step before it (zeros before the first).
+
+    Args:
+        processed: `(batch, steps, units)`: at `k`, the output after the row's `k + 1`-th real
+            step.
+        mask: The mask the rows were moved by.
+        zero_output_for_mask: Zeros at masked steps rather than the last real output.
+
+    Returns:
+        `(batch, steps, units)`, in the mask's step order.
+    """
+    mask = ops.cast(mask, "bool")
+    # Which real step each step's output comes from: the last real one at or before it.
+    source = ops.cumsum(ops.cast(mask, "int32"), axis=1) - 1
+    outputs = _take_steps(processed, ops.maximum(source, 0))
+    keep = mask if zero_output_for_mask else source >= 0
+    return ops.where(ops.expand_dims(keep, -1), outputs, ops.zeros_like(outputs))
+
+
+def _take_steps(sequences: Any, indices: Any) -> Any:
+    """`sequences[b, indices[b, t]]` for `(batch, steps, features)` sequences."""
+    indices = ops.broadcast_to(ops.expand_dims(indices, -1), ops.shape(sequences))
+    return ops.take_along_axis(sequences, indices, axis=1)
+
+
+def _for_empty_rows(lengths: Any, value: Any, empty_value: Any) -> Any:
+    """`value`, except `empty_value` in rows of length 0."""
+    has_steps = ops.reshape(lengths > 0, (-1,) + (1,) * (len(value.shape) - 1))
+    return ops.where(has_steps, value, empty_value)
+
+
+# --------------------------------------------------------------------------------------------
+# PyTorch: packed sequences into the fused kernel.
+# --------------------------------------------------------------------------------------------
+
+
+def torch_weights(cell_type: str, kernel: Any, recurrent_kernel: Any, bias: Any) -> list[Any]:
+    """Keras LSTM/GRU weights as `torch._VF.lstm`/`gru` takes them: `[w_ih, w_hh, b_ih, b_hh]`.
+
+    LSTM: Keras's gate order i, f, c, o is torch's i, f, g, o; torch adds two biases, so the
+    Keras bias is `b_ih` and `b_hh` is zero. GRU (`reset_after=True`, Keras's default and
+    cuDNN's formulation): Keras's z, r, h become torch's r, z, n, and the `[2, 3 * units]` bias
+    holds the input bias and the recurrent bias.
+    """
+    import torch
+
+    if cell_type == "lstm":
+        return [kernel.T, recurrent_kernel.T, bias, torch.zeros_like(bias)]
+
+    def reorder(matrix: Any) -> Any:
+        update, reset, candidate = torch.chunk(matrix, 3, dim=-1)
+        return torch.cat([reset, update, candidate], dim=-1)
+
+    return [reorder(kernel).T, reorder(recurrent_kernel).T, reorder(bias[0]), reorder(bias[1])]
+
+
+def torch_recurrence(
+    cell_type: str,
+    sequences: Any,
+    initial_state: list[Any],
+    lengths: Any | None,
+    weights: list[Any],
+    *,
+    training: bool,
+) -> tuple[Any, Any, list[Any]]:
+    """Runs `torch._VF.lstm`/`gru` over each row's first `length` steps.
+
+    Args:
+        cell_type: "lstm" or "gru".
+        sequences: `(batch, steps, features)`, real steps first in each row.
+        initial_state: `[h, c]` (LSTM) or `[h]` (GRU), each `(batch, units)`.
+        lengths: int `(batch,)`, or None for every step of every row.
+        weights: From `torch_weights`.
+        training: Passed to the kernel (it keeps what the backward pass needs).
+
+    Returns:
+        `(processed, last_output, states)`: outputs in processing order, zeros after each row's
+        length; the output after each row's last real step; the final states. Rows of length 0
+        give zeros and their initial state.
+    """
+    import torch
+    from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
+
+    kernel = torch._VF.lstm if cell_type == "lstm" else torch._VF.gru
+    hidden = [state.unsqueeze(0) for state in initial_state]
+    hx = tuple(hidden) if cell_type == "lstm" else hidden[0]
+    # Positional flags: has_biases, num_layers, dropout, train, bidirectional.
+    flags = (True, 1, 0.0, training, False)
+    if lengths is None:
+        processed, *final = kernel(sequences, hx, weights, *flags, True)  # batch_first
+        final = [state.squeeze(0) for state in final]
+        return processed, final[0], final
+
+    # pack_padded_sequence takes lengths on the CPU and refuses 0; rows of length 0 run one
+    # step here and are reset below.
+    packed = pack_padded_sequence(
+        sequences,
+        torch.clamp(lengths, min=1).to("cpu", torch.int64),
+        batch_first=True,
+        enforce_sorted=False,
+    )
+    order, unorder = packed.sorted_indices, packed.unsorted_indices
+    sorted_hidden = [state.index_select(1, order) for state in hidden]
+    hx = tuple(sorted_hidden) if cell_type == "lstm" else sorted_hidden[0]
+    data, *final = kernel(packed.data, packed.batch_sizes, hx, weights, *flags)
+    processed, _ = pad_packed_sequence(
+        PackedSequence(data, packed.batch_sizes, order, unorder),
+        batch_first=True,
+        total_length=sequences.shape[1],
+    )
+    final = [
+        _for_empty_rows(lengths, state.index_select(1, unorder).squeeze(0), initial)
+        for state, initial in zip(final, initial_state, strict=True)
+    ]
+    last_output = _for_empty_rows(lengths, final[0], torch.zeros_like(final[0]))
+    return processed, last_output, final
+
+
+# --------------------------------------------------------------------------------------------
+# JAX on a GPU: cuDNN through jax.experimental.rnn, with each row's length.
+# --------------------------------------------------------------------------------------------
+
+
+def jax_cudnn_lstm_weights(kernel: Any, recurrent_kernel: Any, bias: Any) -> Any:
+    """Keras LSTM weights as `jax.experimental.rnn.lstm` takes them: one flat cuDNN vector.
+
+    cuDNN's layout is `[w_ih, w_hh, b_ih, b_hh]`, each row-major, with torch's gate order
+    (i, f, g, o), which is Keras's.
+    """
+    import jax.numpy as jnp
+
+    return jnp.concatenate(
+        [kernel.T.ravel(), recurrent_kernel.T.ravel(), bias, jnp.zeros_like(bias)]
+    )
+
+
+def jax_cudnn_lstm(
+    sequences: Any,
+    initial_state: list[Any],
+    lengths: Any,
+    weights: Any,
+    *,
+    units: int,
+    lstm: Callable[..., Any] | None = None,
+) -> tuple[Any, Any, list[Any]]:
+    """Runs `jax.experimental.rnn.lstm` (cuDNN) over each row's first `length` steps.
+
+    Args:
+        sequences: `(batch, steps, features)`, real steps first in each row.
+        initial_state: `[h, c]`, each `(batch, units)`.
+        lengths: int32 `(batch,)`.
+        weights: From `jax_cudnn_lstm_weights`.
+        units: The LSTM's width.
+        lstm: The kernel, `jax.experimental.rnn.lstm` unless given (tests pass its reference
+            implementation, which runs on a CPU).
+
+    Returns:
+        As `torch_recurrence`.
+    """
+    import jax.numpy as jnp
+
+    if lstm is None:
+        from jax.experimental.rnn import lstm
+    h, c = (state[jnp.newaxis] for state in initial_state)
+    # cuDNN fails on rows of length 0; they run one step and are reset below.
+    processed, h_n, c_n = lstm(
+        sequences,
+        h,
+        c,
+        weights,
+        jnp.maximum(lengths, 1).astype("int32"),
+        input_size=sequences.shape[-1],
+        hidden_size=units,
+        num_layers=1,
+        dropout=0.0,
+        bidirectional=False,
+    )
+    final = [
+        _for_empty_rows(lengths, state[0], initial)
+        for state, initial in zip((h_n, c_n), initial_state, strict=True)
+    ]
+    processed = _for_empty_rows(lengths, processed, jnp.zeros_like(processed))
+    return processed, _for_empty_rows(lengths, final[0], jnp.zeros_like(final[0])), final
+
+
+# --------------------------------------------------------------------------------------------
+# Any backend: the unmasked loop over the real steps, the final state picked out afterwards.
+# --------------------------------------------------------------------------------------------
+
+
+def scan_recurrence(
+    cell: Any,
+    sequences: Any,
+    initial_state: list[Any],
+    lengths: Any,
+    *,
+    training: bool,
+) -> tuple[Any, Any, list[Any]]:
+    """Runs Keras's generic loop without a mask and picks each row's state at its length.
+
+    The loop carries the padding steps after each row's real ones too; their results are
+    discarded, so they cost time but not correctness (the gradient through them is zero).
+
+    Args:
+        cell: The layer's `LSTMCell` or `GRUCell`; its output is its first state.
+        sequences: `(batch, steps, features)`, real steps first in each row.
+        initial_state: The cell's states, each `(batch, units)`.
+        lengths: int32 `(batch,)`.
+        training: Passed to the cell.
+
+    Returns:
+        As `torch_recurrence`.
+    """
+    from keras.src import backend  # the backend's generic loop, as `keras.layers.RNN` runs it
+
+    widths = [int(state.shape[-1]) for state in initial_state]
+
+    def step(inputs: Any, states: list[Any]) -> tuple[Any, list[Any]]:
+        _, new_states = cell(inputs, states, training=training)
+        new_states = list(new_states) if isinstance(new_states, list | tuple) else [new_states]
+        # Every state at every step, so that each row's final state can be picked out.
+        return ops.concatenate(new_states, axis=-1), new_states
+
+    _, carried, _ = backend.rnn(
+        step,
+        sequences,
+        list(initial_state),
+        mask=None,
+        input_length=sequences.shape[1],
+        return_all_outputs=True,
+    )
+    last_index = ops.maximum(lengths - 1, 0)
+    at_last = ops.take_along_axis(
+        carried,
+        ops.broadcast_to(last_index[:, None, None], (ops.shape(carried)[0], 1, sum(widths))),
+        axis=1,
+    )[:, 0]
+    final, start = [], 0
+    for width, initial in zip(widths, initial_state, strict=True):
+        final.append(_for_empty_rows(lengths, at_last[:, start : start + width], initial))
+        start += width
+    processed = carried[..., : widths[0]]
+    return processed, _for_empty_rows(lengths, final[0], ops.zeros_like(final[0])), final
