@@ -190,10 +190,11 @@ def _valid_record(record: Any, name: str) -> dict[str, Any] | None:
 
 def read_run_record(store: Store, name: str) -> dict[str, Any] | None:
     """The record of run ``name``; None when there is none or it is not a valid record."""
-    path = store.run_record_path(name)
+    from textpipe.artifacts import load_json
+
     try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, UnicodeDecodeError):
+        record = load_json(store.run_record_path(name))
+    except (OSError, ValueError):
         return None
     return _valid_record(record, name)
 
@@ -320,7 +321,6 @@ def run_pipeline(
     from textpipe.stages.vocab import build_vocab
 
     progress = or_silent(progress)
-    validate_pipeline(config)
     until_index = _stage_index(until) if until else len(STAGE_NAMES) - 1
     force_index = 0 if force == "all" else (_stage_index(force) if force else None)
     planned = {plan.stage: plan for plan in plan_pipeline(config, store, until=until)}
