@@ -127,9 +127,14 @@ def check_stage(stage: Any, *, where: str = "stage") -> str:
     return stage
 
 
+def is_run_name(name: Any) -> bool:
+    """Whether a value is a run name: letters, digits, '.', '_' and '-', no '/' or '..'."""
+    return isinstance(name, str) and bool(RUN_NAME_PATTERN.fullmatch(name)) and ".." not in name
+
+
 def check_run_name(name: Any) -> str:
-    """A run name: letters, digits, '.', '_' and '-', no path separators."""
-    if not isinstance(name, str) or not RUN_NAME_PATTERN.fullmatch(name) or ".." in name:
+    """A run name (see ``is_run_name``); InputError for anything else."""
+    if not is_run_name(name):
         raise InputError(
             f"Invalid run name {name!r}: use letters, digits, '.', '_' and '-' (no '/' or '..')."
         )

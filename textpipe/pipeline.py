@@ -201,12 +201,12 @@ def read_run_record(store: Store, name: str) -> dict[str, Any] | None:
 
 def run_records(store: Store) -> list[dict[str, Any]]:
     """Every valid run record under the root, by name; invalid files are skipped."""
-    from textpipe.artifacts import RUN_NAME_PATTERN
+    from textpipe.artifacts import is_run_name
 
     records = []
     directory = store.runs_dir()
     for path in sorted(directory.glob("*.json")) if directory.is_dir() else []:
-        if not RUN_NAME_PATTERN.fullmatch(path.stem) or ".." in path.stem:
+        if not is_run_name(path.stem):
             continue
         record = read_run_record(store, path.stem)
         if record is not None:
@@ -453,11 +453,11 @@ def resolve_run_artifacts(name_or_path: str, store: Store) -> dict[str, Artifact
         InputError: no such run, or its artifacts do not belong together.
         ArtifactError: an artifact is damaged, or a key in a file is malformed.
     """
-    from textpipe.artifacts import MANIFEST_NAME, RUN_NAME_PATTERN, open_artifact
+    from textpipe.artifacts import MANIFEST_NAME, is_run_name, open_artifact
 
     path = Path(name_or_path)
     # A folder that holds no artifact does not hide a run of the same name.
-    is_run = RUN_NAME_PATTERN.fullmatch(name_or_path) and read_run_record(store, name_or_path)
+    is_run = is_run_name(name_or_path) and read_run_record(store, name_or_path)
     if path.is_dir() and ((path / MANIFEST_NAME).exists() or not is_run):
         artifact = open_artifact(path, stage=("train", "evaluate"), store=store)
         found = {artifact.stage: artifact}

@@ -559,8 +559,25 @@ def _torch_grad_enabled() -> bool:
     return torch.is_grad_enabled()
 
 
+class _FusedRecurrence:
+    """The `inner_loop` of `FusedLSTM` and `FusedGRU`: the fused kernel where one applies,
+    Keras's own loop otherwise."""
+
+    cell_kind = ""
+
+    def inner_loop(
+        self, sequences: Any, initial_state: Any, mask: Any, training: bool = False
+    ) -> Any:
+        if isinstance(mask, list | tuple):
+            mask = mask[0]
+        fused = _fused_inner_loop(self, self.cell_kind, sequences, initial_state, mask, training)
+        if fused is not None:
+            return fused
+        return super().inner_loop(sequences, initial_state, mask, training=training)
+
+
 @keras.saving.register_keras_serializable(package="textpipe")
-class FusedLSTM(keras.layers.LSTM):
+class FusedLSTM(_FusedRecurrence, keras.layers.LSTM):
     """`keras.layers.LSTM` whose masked recurrence runs on each backend's fastest kernel.
 
     Same arguments, weights and results as `keras.layers.LSTM`, under any mask (see
@@ -570,30 +587,14 @@ class FusedLSTM(keras.layers.LSTM):
     backend.
     """
 
-    def inner_loop(
-        self, sequences: Any, initial_state: Any, mask: Any, training: bool = False
-    ) -> Any:
-        if isinstance(mask, list | tuple):
-            mask = mask[0]
-        fused = _fused_inner_loop(self, "lstm", sequences, initial_state, mask, training)
-        if fused is not None:
-            return fused
-        return super().inner_loop(sequences, initial_state, mask, training=training)
+    cell_kind = "lstm"
 
 
 @keras.saving.register_keras_serializable(package="textpipe")
-class FusedGRU(keras.layers.GRU):
+class FusedGRU(_FusedRecurrence, keras.layers.GRU):
     """`keras.layers.GRU` whose masked recurrence runs on each backend's fastest kernel.
 
     As `FusedLSTM`, for a GRU with `reset_after=True` (Keras's default and cuDNN's form).
     """
 
-    def inner_loop(
-        self, sequences: Any, initial_state: Any, mask: Any, training: bool = False
-    ) -> Any:
-        if isinstance(mask, list | tuple):
-            mask = mask[0]
-        fused = _fused_inner_loop(self, "gru", sequences, initial_state, mask, training)
-        if fused is not None:
-            return fused
-        return super().inner_loop(sequences, initial_state, mask, training=training)
+    cell_kind = "gru"

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from textpipe.artifacts import Artifact, Outcome, Store
 from textpipe.config import EvaluateParams, key_params
-from textpipe.errors import ArtifactError, InputError
+from textpipe.errors import InputError
 from textpipe.progress import Progress, or_silent
 
 if TYPE_CHECKING:
@@ -53,7 +53,7 @@ def predict_probabilities(
     return shifted / shifted.sum(axis=1, keepdims=True)
 
 
-def check_compatible(trained: Artifact, encoded: Artifact, store: Store | None = None) -> None:
+def check_compatible(trained: Artifact, encoded: Artifact) -> None:
     """Refuse data encoded otherwise than the data the model was trained on.
 
     The vocabulary must be the model's; the padding side too (a masked recurrent model is
@@ -77,13 +77,6 @@ def check_compatible(trained: Artifact, encoded: Artifact, store: Store | None =
             "classes."
         )
     trained_padding = trained.stats.get("padding")
-    if trained_padding is None and store is not None:  # artifacts of textpipe <= 0.4
-        encoded_key = trained.input_key("encoded")
-        try:
-            source = store.get("encode", encoded_key) if encoded_key else None
-        except ArtifactError:
-            source = None
-        trained_padding = source.params.get("padding") if source else None
     if trained_padding and encoded.params.get("padding") != trained_padding:
         raise InputError(
             f"{trained.path} was trained on {trained_padding}-padded data, but {encoded.path} "
@@ -132,7 +125,7 @@ def evaluate(
         raise InputError(
             f"{encoded.path}: no split {params.split!r}. Splits: {', '.join(splits) or 'none'}."
         )
-    check_compatible(trained, encoded, store)
+    check_compatible(trained, encoded)
 
     def build(directory: Path) -> dict[str, Any]:
         from textpipe.stages.train import check_labels, load_trained_model

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from textpipe.artifacts import Artifact, Outcome, Store
+from textpipe.artifacts import Artifact, Outcome, Store, write_text_atomic
 from textpipe.backend import backend_name, describe_device, has_gpu, load_keras
 from textpipe.config import TrainParams, key_params
 from textpipe.errors import ArtifactError, ConfigError, InputError
@@ -254,8 +254,7 @@ def _make_callback(
             self.model.save(temporary)
             os.replace(temporary, checkpoint_dir / CHECKPOINT_FILE)
             state = {"epochs_done": epoch + 1, "history": history}
-            (checkpoint_dir / f".{STATE_FILE}").write_text(json.dumps(state))
-            os.replace(checkpoint_dir / f".{STATE_FILE}", checkpoint_dir / STATE_FILE)
+            write_text_atomic(checkpoint_dir / STATE_FILE, json.dumps(state))
             parts = [
                 f"{name} {value:.4f}" for name, value in logs.items() if name != "learning_rate"
             ]
