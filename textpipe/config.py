@@ -27,10 +27,33 @@ def spec(
     maximum: float | None = None,
     below: float | None = None,
     choices: tuple[str, ...] | None = None,
+    model: bool = False,
+    runtime: bool = False,
+    flags: tuple[str, ...] | None = None,
+    off_flag: str | None = None,
 ) -> Any:
-    """A dataclass field with its help text and the range or choices it accepts."""
-    metadata = {"help": help, "minimum": minimum, "maximum": maximum, "below": below}
-    metadata["choices"] = choices
+    """A parameter: its default, help text, the range or choices it accepts, and its role.
+
+    This is the only place a parameter is declared: the stage commands' options, ``--help``,
+    ``--set``, TOML presets, validation and cache keys are all derived from it.
+
+    Args:
+        model: a model option, used by some zoo models only (keyed only where the model uses it).
+        runtime: changes how the stage runs but not what it produces, so stays out of the key.
+        flags: the command-line option's names, when not ``--name-with-dashes``.
+        off_flag: a boolean's "off" option, when not ``--no-name``.
+    """
+    metadata = {
+        "help": help,
+        "minimum": minimum,
+        "maximum": maximum,
+        "below": below,
+        "choices": choices,
+        "model": model,
+        "runtime": runtime,
+        "flags": flags,
+        "off_flag": off_flag,
+    }
     return field(default=default, metadata=metadata)
 
 
@@ -54,7 +77,12 @@ def _describe(kind: Any, metadata: dict[str, Any]) -> str:
     return description
 
 
-def _field_types(cls: type) -> dict[str, tuple[Any, bool]]:
+def describe_value(kind: Any, metadata: dict[str, Any]) -> str:
+    """What a parameter accepts, in words ("a positive integer", "one of post, pre")."""
+    return _describe(kind, metadata)
+
+
+def field_types(cls: type) -> dict[str, tuple[Any, bool]]:
     """Field name to (base type, optional) for a params class."""
     hints = typing.get_type_hints(cls)
     types = {}
@@ -67,7 +95,7 @@ def _field_types(cls: type) -> dict[str, tuple[Any, bool]]:
     return types
 
 
-def _check_value(name: str, value: Any, kind: Any, optional: bool, meta: dict) -> str | None:
+def _check_value(value: Any, kind: Any, optional: bool, meta: dict) -> str | None:
     """An error message for a bad value, or None."""
     if value is None:
         return None if optional else f"expected {_describe(kind, meta)}, got nothing"
@@ -114,12 +142,10 @@ class Params:
         """Every invalid value, one message each."""
         prefix = f"{location}: " if location else ""
         errors = []
-        types = _field_types(type(self))
+        types = field_types(type(self))
         for item in dataclasses.fields(self):
             kind, optional = types[item.name]
-            message = _check_value(
-                item.name, getattr(self, item.name), kind, optional, dict(item.metadata)
-            )
+            message = _check_value(getattr(self, item.name), kind, optional, dict(item.metadata))
             if message:
                 errors.append(f"{prefix}[{self.stage}.{item.name}] {message}.")
         return errors
@@ -137,7 +163,7 @@ class Params:
     def parse(cls, data: dict[str, Any], location: str | None = None) -> tuple[Self | None, list]:
         """Like ``from_mapping`` but returns ``(instance or None, errors)``."""
         prefix = f"{location}: " if location else ""
-        types = _field_types(cls)
+        types = field_types(cls)
         errors = []
         known = {item.name: item for item in dataclasses.fields(cls)}
         values = {}
@@ -149,7 +175,7 @@ class Params:
                 )
                 continue
             kind, optional = types[name]
-            message = _check_value(name, value, kind, optional, dict(known[name].metadata))
+            message = _check_value(value, kind, optional, dict(known[name].metadata))
             if message:
                 errors.append(f"{prefix}[{cls.stage}.{name}] {message}.")
             else:
@@ -167,8 +193,34 @@ class Params:
         except ConfigError as error:
             return None, [f"{prefix}{line}" for line in str(error).splitlines()]
 
+    @classmethod
+    def check_field(cls, name: str, value: Any) -> str | None:
+        """What is wrong with ``value`` for parameter ``name`` ("expected ..."), or None."""
+        known = {item.name: item for item in dataclasses.fields(cls)}
+        if name not in known:
+            return f"unknown key. Valid keys: {', '.join(sorted(known))}"
+        kind, optional = field_types(cls)[name]
+        return _check_value(value, kind, optional, dict(known[name].metadata))
+
+    @classmethod
+    def defaults(cls) -> dict[str, Any]:
+        """Every parameter's default (required ones left out)."""
+        return {
+            item.name: item.default
+            for item in dataclasses.fields(cls)
+            if item.default is not dataclasses.MISSING
+        }
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def key_params(self) -> dict[str, Any]:
+        """The parameters that go into the cache key: all but the runtime-only ones."""
+        return {
+            item.name: getattr(self, item.name)
+            for item in dataclasses.fields(self)
+            if not item.metadata.get("runtime")
+        }
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -177,9 +229,9 @@ class DownloadParams(Params):
     source: str = spec(
         dataclasses.MISSING, "hub id (owner/name), dataset folder, or .csv/.tsv/.jsonl/.parquet"
     )
-    test_file: str | None = spec(None, "a separate test file for a file source")
-    text_column: str | None = spec(None, "text column (found automatically when not given)")
-    label_column: str | None = spec(None, "label column (found automatically when not given)")
+    test_file: str | None = spec(None, "a separate test file, for a file source", flags=("--test",))
+    text_column: str | None = spec(None, "text column (found among common names when not given)")
+    label_column: str | None = spec(None, "label column (found among common names when not given)")
     limit: int | None = spec(
         None, "keep a seeded, stratified sample of N rows per split", minimum=1
     )
@@ -194,9 +246,15 @@ class DownloadParams(Params):
 class NormalizeParams(Params):
     stage: ClassVar[str] = "normalize"
     lowercase: bool = spec(True, "lowercase, Unicode-aware")
-    strip_punctuation: bool = spec(True, "remove Unicode punctuation and symbols (P*, S*)")
-    strip_html: bool = spec(False, "replace HTML tags such as <br /> by a space")
-    collapse_whitespace: bool = spec(True, "collapse runs of whitespace, trim the ends")
+    strip_punctuation: bool = spec(
+        True, "remove Unicode punctuation and symbols (P*, S*)", off_flag="--keep-punctuation"
+    )
+    strip_html: bool = spec(
+        False, "replace HTML tags such as <br /> by a space", off_flag="--keep-html"
+    )
+    collapse_whitespace: bool = spec(
+        True, "collapse runs of whitespace, trim the ends", off_flag="--keep-whitespace"
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -212,14 +270,26 @@ class VocabParams(Params):
 class EncodeParams(Params):
     stage: ClassVar[str] = "encode"
     length: int = spec(256, "fixed sequence length", minimum=1, maximum=2**31 - 1)
-    padding: str = spec("post", "where padding goes", choices=("post", "pre"))
-    truncation: str = spec("post", "which end long texts lose", choices=("post", "pre"))
+    padding: str = spec(
+        "post",
+        "where padding goes: post on the right (masked recurrent models need it), pre on the left",
+        choices=("post", "pre"),
+    )
+    truncation: str = spec(
+        "post",
+        "which end long texts lose: post keeps the beginning, pre the end",
+        choices=("post", "pre"),
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
 class TrainParams(Params):
     stage: ClassVar[str] = "train"
-    model: str = spec("lstm", "zoo model name, path/to/file.py:function or package.module:function")
+    model: str = spec(
+        "lstm",
+        "zoo model (see `textpipe models`), path/to/file.py:function or package.module:function",
+        flags=("-m", "--model"),
+    )
     epochs: int = spec(3, "number of epochs", minimum=1)
     batch_size: int = spec(64, "batch size", minimum=1)
     learning_rate: float = spec(1e-3, "Adam learning rate", minimum=0, maximum=10)
@@ -228,55 +298,62 @@ class TrainParams(Params):
         None, "stop after N epochs without a better validation loss; restore the best", minimum=1
     )
     class_weight: str = spec("none", "weight classes in the loss", choices=("none", "balanced"))
-    embedding_dim: int = spec(64, "embedding width", minimum=1)
+    # Model options: each zoo model uses some of them (`textpipe models` lists which).
+    embedding_dim: int = spec(64, "embedding width", minimum=1, model=True)
     units: int = spec(
-        64, "units of the recurrent/conv/attention layer and of Dense(relu)", minimum=1
+        64, "units of the recurrent/conv/attention layer and of Dense(relu)", minimum=1, model=True
     )
-    num_layers: int = spec(1, "stacked recurrent layers or encoder blocks", minimum=1)
-    dropout: float = spec(0.0, "dropout rate before the output layer", minimum=0, below=1)
-    pooling: str = spec("last", "pooling of recurrent outputs", choices=("last", "mean", "max"))
+    num_layers: int = spec(1, "stacked recurrent layers or encoder blocks", minimum=1, model=True)
+    dropout: float = spec(
+        0.0, "dropout rate before the output layer", minimum=0, below=1, model=True
+    )
+    pooling: str = spec(
+        "last", "pooling of recurrent outputs", choices=("last", "mean", "max"), model=True
+    )
     merge_mode: str = spec(
-        "concat", "merge of bidirectional outputs", choices=("concat", "sum", "mul", "ave")
+        "concat",
+        "merge of bidirectional outputs",
+        choices=("concat", "sum", "mul", "ave"),
+        model=True,
     )
-    bigrams: bool = spec(False, "bag model: add hashed word bigrams")
-    bigram_buckets: int = spec(100_000, "bag model: number of bigram hash buckets", minimum=1)
-    ngram_order: int = spec(3, "ngram model: longest word n-gram (3: up to trigrams)", minimum=1)
-    ngram_buckets: int = spec(2**21, "ngram model: number of n-gram hash buckets", minimum=1)
-    ngram_hidden: bool = spec(False, "ngram model: n-gram vectors and a hidden layer")
-    num_heads: int = spec(2, "transformer: attention heads", minimum=1)
-    kernel_size: int = spec(5, "cnn: convolution width", minimum=1)
-    mixed_precision: bool = spec(False, "mixed_float16 compute with a float32 output layer")
+    bigrams: bool = spec(False, "add hashed word bigrams", model=True)
+    bigram_buckets: int = spec(100_000, "number of bigram hash buckets", minimum=1, model=True)
+    ngram_order: int = spec(3, "longest word n-gram (3: up to trigrams)", minimum=1, model=True)
+    ngram_buckets: int = spec(2**21, "number of n-gram hash buckets", minimum=1, model=True)
+    ngram_hidden: bool = spec(
+        False, "n-gram vectors (embedding_dim wide) and a hidden layer", model=True
+    )
+    num_heads: int = spec(2, "attention heads", minimum=1, model=True)
+    kernel_size: int = spec(5, "convolution width", minimum=1, model=True)
+    mixed_precision: bool = spec(
+        False,
+        "mixed_float16 compute with a float32 output layer",
+        model=True,
+        off_flag="--full-precision",
+    )
     jit_compile: str = spec(
-        "auto", "XLA compilation: auto (on where it pays), on, off", choices=("auto", "on", "off")
-    )
-
-    MODEL_KEYS: ClassVar[tuple[str, ...]] = (
-        "embedding_dim",
-        "units",
-        "num_layers",
-        "dropout",
-        "pooling",
-        "merge_mode",
-        "bigrams",
-        "bigram_buckets",
-        "ngram_order",
-        "ngram_buckets",
-        "ngram_hidden",
-        "num_heads",
-        "kernel_size",
-        "mixed_precision",
+        "auto",
+        "XLA compilation: auto (on where it pays), on, off",
+        choices=("auto", "on", "off"),
+        runtime=True,
     )
 
     def model_options(self) -> dict[str, Any]:
-        """The hyperparameters passed to the model builder."""
-        return {name: getattr(self, name) for name in self.MODEL_KEYS}
+        """Every model option's value (the model uses some of them)."""
+        return {name: getattr(self, name) for name in MODEL_OPTION_NAMES}
+
+
+MODEL_OPTION_NAMES: tuple[str, ...] = tuple(
+    item.name for item in dataclasses.fields(TrainParams) if item.metadata.get("model")
+)
+"""The train parameters that are options of the model rather than of the training."""
 
 
 @dataclass(frozen=True, kw_only=True)
 class EvaluateParams(Params):
     stage: ClassVar[str] = "evaluate"
     split: str = spec("test", "split to evaluate", choices=("train", "validation", "test"))
-    batch_size: int = spec(256, "prediction batch size", minimum=1)
+    batch_size: int = spec(256, "prediction batch size", minimum=1, runtime=True)
 
 
 PARAMS_BY_STAGE: dict[str, type[Params]] = {
@@ -288,26 +365,10 @@ PARAMS_BY_STAGE: dict[str, type[Params]] = {
     "evaluate": EvaluateParams,
 }
 
-# Parameters that change how a stage runs but not what it produces stay out of cache keys.
-RUNTIME_ONLY = {"train": ("jit_compile",), "evaluate": ("batch_size",)}
-
-
-# Parameters added to a stage after stores of it existed: at their default (which reproduces the
-# stage's output from before they existed) they stay out of the key, so that adding them did not
-# invalidate every artifact of the stage; any other value is keyed.
-KEYED_UNLESS_DEFAULT = {"train": ("ngram_order", "ngram_buckets", "ngram_hidden")}
-
 
 def key_params(params: Params) -> dict[str, Any]:
     """The parameters that go into the cache key."""
-    values = params.to_dict()
-    for name in RUNTIME_ONLY.get(params.stage, ()):
-        values.pop(name, None)
-    defaults = {item.name: item.default for item in dataclasses.fields(params)}
-    for name in KEYED_UNLESS_DEFAULT.get(params.stage, ()):
-        if values.get(name) == defaults[name]:
-            values.pop(name)
-    return values
+    return params.key_params()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -330,7 +391,7 @@ class PipelineConfig:
 
 def _override_value(stage: str, name: str, raw: str) -> Any:
     """A ``--set`` value; ``none`` unsets an optional parameter."""
-    kind, optional = _field_types(PARAMS_BY_STAGE[stage])[name]
+    kind, optional = field_types(PARAMS_BY_STAGE[stage])[name]
     if optional and raw.lower() == "none":
         return None
     value = parse_override_value(raw)
@@ -345,12 +406,12 @@ def _override_problem(stage: str, name: str, value: Any) -> str | None:
     known = {item.name: item for item in dataclasses.fields(cls)}
     if name not in known:
         return f"unknown key. Valid keys: {', '.join(sorted(known))}"
-    kind, optional = _field_types(cls)[name]
+    kind, optional = field_types(cls)[name]
     if optional and isinstance(value, str) and value.lower() == "none":
         return None
     if kind is str and not isinstance(value, str):
         return None
-    return _check_value(name, value, kind, optional, dict(known[name].metadata))
+    return _check_value(value, kind, optional, dict(known[name].metadata))
 
 
 def parse_pipeline(
