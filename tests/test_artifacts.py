@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from textpipe.artifacts import MANIFEST_NAME, Store, compute_key, open_artifact
+from textpipe.artifacts import MANIFEST_NAME, Identity, Store, compute_key, open_artifact
 from textpipe.errors import ArtifactError, ConfigError
 
 
@@ -46,10 +46,7 @@ def make_builder(calls: list[int], content: str = "hello"):
 
 def produce(store: Store, calls: list[int], params: dict | None = None, **options):
     return store.produce(
-        stage="vocab",
-        version=1,
-        params=params or {"size": 10},
-        inputs={"normalized": "abc"},
+        Identity("vocab", 1, params or {"size": 10}, {"normalized": "abc"}),
         build=make_builder(calls),
         **options,
     )
@@ -84,7 +81,7 @@ def test_failure_mid_build_leaves_nothing_behind(tmp_path: Path) -> None:
         raise RuntimeError("disk on fire")
 
     with pytest.raises(RuntimeError):
-        store.produce(stage="vocab", version=1, params={}, inputs={}, build=failing)
+        store.produce(Identity("vocab", 1, {}, {}), build=failing)
     leftovers = list((tmp_path / "root" / "vocab").iterdir())
     assert leftovers == []
 
@@ -97,7 +94,7 @@ def test_interrupt_mid_build_leaves_nothing_behind(tmp_path: Path) -> None:
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        store.produce(stage="vocab", version=1, params={}, inputs={}, build=interrupted)
+        store.produce(Identity("vocab", 1, {}, {}), build=interrupted)
     assert list((tmp_path / "root" / "vocab").iterdir()) == []
 
 
@@ -167,7 +164,7 @@ def _concurrent_build(root: str, marker: str) -> str:
         (directory / "data.txt").write_text("payload")
         return {}
 
-    return store.produce(stage="vocab", version=1, params={"n": 1}, inputs={}, build=build).status
+    return store.produce(Identity("vocab", 1, {"n": 1}, {}), build=build).status
 
 
 def test_two_processes_building_one_key_build_it_once(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ import pytest
 
 from textpipe.config import (
     EncodeParams,
+    EvaluateParams,
     TrainParams,
     VocabParams,
     load_pipeline_file,
@@ -81,16 +82,22 @@ def test_override_values_parse_as_toml_literals() -> None:
 
 
 def test_runtime_only_parameters_stay_out_of_the_key() -> None:
-    from textpipe.config import key_params
+    assert "jit_compile" not in TrainParams().key_params()
+    assert "epochs" in TrainParams().key_params()
+    assert "batch_size" not in EvaluateParams().key_params()
 
-    assert "jit_compile" not in key_params(TrainParams())
-    assert "epochs" in key_params(TrainParams())
 
+def test_train_key_holds_only_the_options_the_model_uses() -> None:
+    from textpipe.stages.train import STAGE
 
-def test_parameters_added_later_stay_out_of_the_key_at_their_default() -> None:
-    from textpipe.config import key_params
+    def keyed(**values: object) -> dict:
+        return dict(STAGE.identity(TrainParams(**values), {"encoded": "0" * 64}).params)
 
-    # Train artifacts built before the ngram options existed keep their keys.
-    assert not {"ngram_order", "ngram_buckets", "ngram_hidden"} & key_params(TrainParams()).keys()
-    keyed = key_params(TrainParams(model="ngram", ngram_buckets=2**24))
-    assert keyed["ngram_buckets"] == 2**24 and "ngram_order" not in keyed
+    lstm = keyed(model="lstm")
+    assert "kernel_size" not in lstm and "ngram_buckets" not in lstm
+    assert lstm["units"] == 64 and lstm["epochs"] == 3
+    assert "jit_compile" not in lstm
+    # an unused option at its default changes nothing, not even the key
+    assert keyed(model="lstm", kernel_size=5) == lstm
+    ngram = keyed(model="ngram", ngram_buckets=2**24)
+    assert ngram["ngram_buckets"] == 2**24 and "pooling" not in ngram

@@ -9,13 +9,9 @@ import pytest
 from tests.conftest import tiny_pipeline_toml
 from textpipe.artifacts import Store
 from textpipe.errors import ConfigError
-from textpipe.pipeline import (
-    available_presets,
-    load_config,
-    plan_pipeline,
-    read_run_record,
-    run_pipeline,
-)
+from textpipe.pipeline import plan_pipeline, run_pipeline
+from textpipe.presets import available_presets, load_config
+from textpipe.runs import read_run_record
 
 
 @pytest.fixture

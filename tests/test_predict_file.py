@@ -21,7 +21,8 @@ from textpipe.predict import load_predictor, predict_file
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory):
     """A tiny trained run in a store of its own (shared by this module's read-only tests)."""
-    from textpipe.pipeline import load_config, run_pipeline
+    from textpipe.pipeline import run_pipeline
+    from textpipe.presets import load_config
 
     folder = tmp_path_factory.mktemp("predict-file")
     train_csv = write_csv(folder / "train.csv", sentiment_rows(64))

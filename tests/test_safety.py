@@ -22,6 +22,7 @@ from tests.conftest import encode_chain, tiny_pipeline_toml, write_csv
 from textpipe.artifacts import (
     CHECKSUM_FIELD,
     MANIFEST_NAME,
+    Identity,
     Store,
     manifest_checksum,
 )
@@ -53,10 +54,7 @@ def produce(store: Store, output: Path | None = None, size: int = 10, **options)
         return {}
 
     return store.produce(
-        stage="vocab",
-        version=1,
-        params={"size": size},
-        inputs={"normalized": "a" * 64},
+        Identity("vocab", 1, {"size": size}, {"normalized": "a" * 64}),
         build=build,
         output=output,
         **options,
@@ -204,7 +202,7 @@ def test_hostile_input_key_in_a_manifest_deletes_nothing(runner, tmp_path: Path)
         return {"accuracy": 0.5, "split": "test"}
 
     evaluation = store.produce(
-        stage="evaluate", version=1, params={}, inputs={"model": "b" * 64}, build=build
+        Identity("evaluate", 1, {}, {"model": "b" * 64}), build=build
     ).artifact
     reseal(evaluation.path, lambda manifest: manifest["inputs"].update(model="../../../victim"))
     result = runner.invoke(cli, ["report"])
@@ -443,7 +441,7 @@ def test_evaluate_refuses_other_padding(runner, tmp_path: Path, sentiment_csv: P
         store=store,
     ).artifact
     with pytest.raises(InputError, match="post-padded"):
-        evaluate(trained=trained, encoded=left, params=EvaluateParams(split="train"), store=store)
+        evaluate(model=trained, encoded=left, params=EvaluateParams(split="train"), store=store)
     # the same texts with the labels renamed (their ids flip): refused, not silently wrong
     renamed = sentiment_csv.with_name("renamed.csv")
     renamed.write_text(sentiment_csv.read_text().replace(",neg", ",zneg").replace(",pos", ",apos"))
@@ -461,7 +459,7 @@ def test_evaluate_refuses_other_padding(runner, tmp_path: Path, sentiment_csv: P
     ).artifact
     with pytest.raises(InputError, match="predicts the classes"):
         evaluate(
-            trained=trained, encoded=relabelled, params=EvaluateParams(split="train"), store=store
+            model=trained, encoded=relabelled, params=EvaluateParams(split="train"), store=store
         )
 
 
@@ -472,11 +470,11 @@ def test_concurrent_run_records_do_not_collide(tmp_path: Path) -> None:
     script = (
         "import sys\n"
         "from textpipe.artifacts import Store\n"
-        "from textpipe.pipeline import _write_run_record, RunResult\n"
+        "from textpipe.runs import record_run\n"
         "from textpipe.config import parse_pipeline\n"
         "config = parse_pipeline({'download': {'source': 'x.csv'}}, name='same', location='t')\n"
         "for _ in range(20):\n"
-        "    _write_run_record(Store(sys.argv[1]), config, RunResult(config=config), {})\n"
+        "    record_run(Store(sys.argv[1]), config, {}, {})\n"
     )
     root = tmp_path / "store"
     processes = [
@@ -697,7 +695,7 @@ def test_more_one_line_errors(
 SLOW_BUILD = """
 import sys, time
 from pathlib import Path
-from textpipe.artifacts import Store
+from textpipe.artifacts import Identity, Store
 from textpipe.cli.main import main
 
 def build(directory):
@@ -711,7 +709,7 @@ from textpipe.cli.main import cli
 
 @cli.command("slow")
 def slow():
-    Store(sys.argv[1]).produce(stage="vocab", version=1, params={}, inputs={}, build=build)
+    Store(sys.argv[1]).produce(Identity("vocab", 1, {}, {}), build=build)
 
 sys.argv = ["textpipe", "slow"] + sys.argv[1:]
 main()
@@ -833,7 +831,7 @@ def test_model_typo_fails_before_any_stage(runner, tmp_path: Path, sentiment_csv
 
 
 def test_set_errors_name_the_override(tmp_path: Path, sentiment_csv: Path) -> None:
-    from textpipe.pipeline import load_config
+    from textpipe.presets import load_config
 
     path = tiny_pipeline_toml(tmp_path / "tiny.toml", sentiment_csv, sentiment_csv)
     with pytest.raises(ConfigError) as caught:

@@ -34,7 +34,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -97,6 +97,27 @@ def compute_key(
     """The cache key of an artifact: sha256 of its stage, version, parameters and inputs' keys."""
     payload = {"stage": stage, "version": version, "params": dict(params), "inputs": dict(inputs)}
     return hashlib.sha256(canonical_json(payload).encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Identity:
+    """What an artifact is: its stage, format version, keyed parameters and inputs' keys.
+
+    Its key names it in the store. ``context`` carries what computing the identity found out
+    (a resolved source, for instance) to the build; it is not part of the key.
+    """
+
+    stage: str
+    version: int
+    params: Mapping[str, Any]
+    inputs: Mapping[str, str]
+    context: Any = field(default=None, compare=False, repr=False)
+
+    @property
+    def key(self) -> str:
+        return compute_key(
+            stage=self.stage, version=self.version, params=self.params, inputs=self.inputs
+        )
 
 
 def file_sha256(path: Path, chunk_size: int = 1 << 20) -> str:
@@ -410,8 +431,27 @@ class Store:
         check_run_name(name)
         return self._inside(self.root / RUNS_DIR / f"{name}.json", f"run {name!r}")
 
-    def runs_dir(self) -> Path:
-        return self.root / RUNS_DIR
+    def run_names(self) -> list[str]:
+        """The names of the recorded runs, sorted (files with other names are ignored)."""
+        directory = self.root / RUNS_DIR
+        if not directory.is_dir():
+            return []
+        return sorted(path.stem for path in directory.glob("*.json") if is_run_name(path.stem))
+
+    def read_run_record(self, name: str) -> Any:
+        """The parsed record of run ``name``, or None when there is none or it is not JSON."""
+        try:
+            return load_json(self.run_record_path(name))
+        except (OSError, ValueError):
+            return None
+
+    def update_run_record(self, name: str, update: Callable[[Any], Mapping[str, Any]]) -> None:
+        """Replace run ``name``'s record by ``update(current record or None)``, under a lock, so
+        that concurrent runs of one name never lose each other's stages."""
+        path = self.run_record_path(name)
+        with self.lock(f"run-{name}", what=f"the record of run {name}"):
+            record = update(self.read_run_record(name))
+            write_text_atomic(path, json.dumps(record, indent=2) + "\n")
 
     @contextlib.contextmanager
     def lock(self, name: str, *, what: str, notice: Notice | None = None) -> Iterator[None]:
@@ -608,11 +648,8 @@ class Store:
 
     def produce(
         self,
+        identity: Identity,
         *,
-        stage: str,
-        version: int,
-        params: Mapping[str, Any],
-        inputs: Mapping[str, str],
         build: Callable[[Path], Mapping[str, Any]],
         output: str | Path | None = None,
         force: bool = False,
@@ -621,10 +658,8 @@ class Store:
         """Return the artifact of these parameters and inputs, building it only when needed.
 
         Args:
-            stage: the stage name.
-            version: the stage's format version, part of the key.
-            params: the stage's parameters (JSON values only).
-            inputs: input name to input key (or content fingerprint).
+            identity: the stage, its format version, its keyed parameters (JSON values only)
+                and its inputs' keys (or content fingerprints).
             build: writes the stage's files into the directory it is given and returns the
                 stage's statistics; it runs only on a cache miss.
             output: an explicit directory that receives a copy of the artifact as well; it
@@ -639,7 +674,13 @@ class Store:
             ArtifactError: ``output`` is not a folder textpipe may replace, or a lock wait
                 timed out.
         """
-        key = compute_key(stage=stage, version=version, params=params, inputs=inputs)
+        stage, version, params, inputs = (
+            identity.stage,
+            identity.version,
+            identity.params,
+            identity.inputs,
+        )
+        key = identity.key
         target = self.path_for(stage, key)
         output_path = self.check_output(Path(output)) if output is not None else None
         if output_path is not None and not force:

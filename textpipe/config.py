@@ -366,11 +366,6 @@ PARAMS_BY_STAGE: dict[str, type[Params]] = {
 }
 
 
-def key_params(params: Params) -> dict[str, Any]:
-    """The parameters that go into the cache key."""
-    return params.key_params()
-
-
 @dataclass(frozen=True, kw_only=True)
 class PipelineConfig:
     """A preset: a name, a description and every stage's parameters."""
@@ -472,12 +467,16 @@ def parse_pipeline(
     return PipelineConfig(name=name, description=description, path=path, **parsed)  # type: ignore[arg-type]
 
 
-def load_pipeline_file(path: Path, overrides: list[str] | tuple[str, ...] = ()) -> PipelineConfig:
-    """Read a pipeline TOML file."""
+def load_pipeline_file(
+    path: Path, overrides: list[str] | tuple[str, ...] = (), *, name: str | None = None
+) -> PipelineConfig:
+    """Read a pipeline TOML file; the pipeline is named ``name`` (default: the file's stem)."""
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path}: not valid TOML: {error}.") from None
     except OSError as error:
         raise ConfigError(f"{path}: cannot read: {error.strerror}.") from None
-    return parse_pipeline(data, name=path.stem, location=str(path), overrides=overrides, path=path)
+    return parse_pipeline(
+        data, name=name or path.stem, location=str(path), overrides=overrides, path=path
+    )

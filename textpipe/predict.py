@@ -11,8 +11,8 @@ from typing import Any
 
 from textpipe.artifacts import Store
 from textpipe.errors import InputError
-from textpipe.pipeline import resolve_run_artifacts
 from textpipe.progress import Progress, or_silent
+from textpipe.runs import resolve_run_artifacts
 
 
 @dataclass(frozen=True)

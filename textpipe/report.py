@@ -10,7 +10,7 @@ from typing import Any
 
 from textpipe.artifacts import Artifact, Notice, Store
 from textpipe.errors import ArtifactError, InputError
-from textpipe.pipeline import run_records
+from textpipe.runs import run_records
 from textpipe.stages.train import HISTORY_FILE
 
 # metric -> True when higher is better

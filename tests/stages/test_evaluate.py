@@ -25,7 +25,7 @@ def test_evaluate_writes_metrics_and_predictions(encoded_artifact) -> None:
         store=store,
     ).artifact
     outcome = evaluate(
-        trained=trained, encoded=encoded_artifact, params=EvaluateParams(), store=store
+        model=trained, encoded=encoded_artifact, params=EvaluateParams(), store=store
     )
     metrics = json.loads((outcome.artifact.path / "metrics.json").read_text())
     assert metrics["examples"] == 24 and metrics["split"] == "test"
@@ -44,7 +44,7 @@ def test_evaluate_writes_metrics_and_predictions(encoded_artifact) -> None:
     assert predictions.shape == (24,) and ((predictions >= 0) & (predictions <= 1)).all()
     assert (
         evaluate(
-            trained=trained,
+            model=trained,
             encoded=encoded_artifact,
             params=EvaluateParams(batch_size=3),
             store=store,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -9,7 +10,8 @@ from typing import Any, TypeVar
 import click
 
 from textpipe.artifacts import Outcome, Store
-from textpipe.config import Params
+from textpipe.config import Params, field_types, parse_override_value
+from textpipe.errors import ConfigError
 
 ParamsType = TypeVar("ParamsType", bound=Params)
 Command = TypeVar("Command", bound=Callable[..., Any])
@@ -54,9 +56,130 @@ def threads_option(function: Command) -> Command:
     )(function)
 
 
-def make_params(cls: type[ParamsType], **values: Any) -> ParamsType:
-    """Build a parameters object from the options given (None means: use the default)."""
-    return cls(**{name: value for name, value in values.items() if value is not None})
+class _Unset:
+    """``none`` typed for an optional parameter: unset it (distinct from "not given")."""
+
+    def __repr__(self) -> str:
+        return "none"
+
+
+UNSET = _Unset()
+
+
+class _OptionalValue(click.ParamType):
+    """An optional parameter's value on the command line: its type, or ``none``."""
+
+    def __init__(self, inner: click.ParamType) -> None:
+        self.inner = inner
+        self.name = inner.name
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and value.lower() == "none":
+            return UNSET
+        return self.inner.convert(value, param, ctx)
+
+
+def _shown_default(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return str(value)
+
+
+def _option_for(cls: type[Params], item: dataclasses.Field) -> Callable[[Command], Command]:
+    """The click option (or argument) of one schema field."""
+    kind, optional = field_types(cls)[item.name]
+    metadata = item.metadata
+    dashed = "--" + item.name.replace("_", "-")
+    if item.default is dataclasses.MISSING:
+        return click.argument(item.name)
+    first_word = metadata["help"].split(" ", 1)[0]
+    help_text = metadata["help"] + "."
+    if first_word.isalpha():  # not "mixed_float16 ..."
+        help_text = help_text[:1].upper() + help_text[1:]
+    shown = _shown_default(item.default)
+    if shown is not None:
+        help_text += f"  [default: {shown}]"
+    if kind is bool:
+        off = metadata.get("off_flag") or "--no-" + item.name.replace("_", "-")
+        return click.option(f"{dashed}/{off}", item.name, default=None, help=help_text)
+    names = metadata.get("flags") or (dashed,)
+    base: click.ParamType
+    if metadata.get("choices"):
+        base = click.Choice(list(metadata["choices"]))
+    else:
+        base = {int: click.INT, float: click.FLOAT}.get(kind, click.STRING)
+    option_type = _OptionalValue(base) if optional else base
+    return click.option(*names, item.name, type=option_type, default=None, help=help_text)
+
+
+def params_options(cls: type[Params]) -> Callable[[Command], Command]:
+    """Every parameter of a stage's schema as an option, plus ``--set KEY=VALUE``.
+
+    Options, defaults and help come from the schema (``textpipe.config``), so ``--help`` shows
+    the real defaults; values are validated once, when the parameters are built.
+    """
+
+    def decorate(function: Command) -> Command:
+        function = click.option(
+            "--set",
+            "overrides",
+            multiple=True,
+            metavar="KEY=VALUE",
+            help=f"Set any {cls.stage} parameter by its name in presets (repeatable); "
+            "`none` unsets an optional one.",
+        )(function)
+        for item in reversed(dataclasses.fields(cls)):
+            function = _option_for(cls, item)(function)
+        return function
+
+    return decorate
+
+
+def params_from_cli(
+    cls: type[ParamsType], values: dict[str, Any], overrides: tuple[str, ...] = ()
+) -> ParamsType:
+    """Build a stage's parameters from its options (None: not given) and ``--set`` overrides.
+
+    Raises:
+        ConfigError: an unknown key, a bad value, or a key given both as option and ``--set``.
+    """
+    given: dict[str, Any] = {}
+    for name, value in values.items():
+        if value is not None:
+            given[name] = None if value is UNSET else value
+    errors = []
+    types = field_types(cls)
+    for override in overrides:
+        target, separator, raw = override.partition("=")
+        name = target.strip()
+        if name.startswith(f"{cls.stage}."):
+            name = name[len(cls.stage) + 1 :]
+        if not separator or not name:
+            errors.append(
+                f"--set {override}: expected KEY=VALUE, e.g. --set {next(iter(types))}=..."
+            )
+            continue
+        if name not in types:
+            errors.append(
+                f"--set {override}: unknown {cls.stage} parameter {name!r}. "
+                f"Valid keys: {', '.join(sorted(types))}."
+            )
+            continue
+        if name in given and name in values and values[name] is not None:
+            errors.append(f"--set {override}: {name} is also given as an option; give it once.")
+            continue
+        kind, optional = types[name]
+        raw = raw.strip()
+        if optional and raw.lower() == "none":
+            given[name] = None
+        else:
+            value = parse_override_value(raw)
+            given[name] = raw if kind is str and not isinstance(value, str) else value
+    if errors:
+        raise ConfigError("\n".join(errors))
+    return cls.from_mapping(given)
 
 
 def store() -> Store:

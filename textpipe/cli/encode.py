@@ -7,7 +7,14 @@ from pathlib import Path
 import click
 
 from textpipe.artifacts import open_artifact
-from textpipe.cli.common import make_params, output_options, report, store, threads_option
+from textpipe.cli.common import (
+    output_options,
+    params_from_cli,
+    params_options,
+    report,
+    store,
+    threads_option,
+)
 from textpipe.cli.console import ConsoleProgress
 from textpipe.config import EncodeParams
 
@@ -21,17 +28,7 @@ from textpipe.config import EncodeParams
     type=click.Path(path_type=Path),
     help="The vocab artifact directory.",
 )
-@click.option("--length", type=int, help="Fixed sequence length  [default: 256].")
-@click.option(
-    "--padding",
-    type=click.Choice(["post", "pre"]),
-    help="post pads on the right (cuDNN-friendly), pre on the left  [default: post].",
-)
-@click.option(
-    "--truncation",
-    type=click.Choice(["post", "pre"]),
-    help="post keeps the beginning of long texts, pre the end  [default: post].",
-)
+@params_options(EncodeParams)
 @threads_option
 @output_options
 def command(
@@ -40,6 +37,7 @@ def command(
     output: Path | None,
     force: bool,
     threads: int | None,
+    overrides: tuple[str, ...],
     **options: object,
 ) -> None:
     """Encode every split of a normalize artifact into padded id matrices.
@@ -51,12 +49,12 @@ def command(
       textpipe encode build/imdb-normalized --vocab build/imdb-vocab --length 256 \\
           -o build/imdb-encoded
     """
-    from textpipe.stages.encode import INPUT_STAGES, VOCAB_STAGES, encode
+    from textpipe.stages.encode import STAGE, encode
 
     outcome = encode(
-        normalized=open_artifact(normalized, stage=INPUT_STAGES),
-        vocab=open_artifact(vocab_dir, stage=VOCAB_STAGES),
-        params=make_params(EncodeParams, **options),
+        normalized=open_artifact(normalized, stage=STAGE.input_stage("normalized")),
+        vocab=open_artifact(vocab_dir, stage=STAGE.input_stage("vocab")),
+        params=params_from_cli(EncodeParams, options, overrides),
         store=store(),
         output=output,
         force=force,

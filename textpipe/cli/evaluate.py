@@ -7,7 +7,13 @@ from pathlib import Path
 import click
 
 from textpipe.artifacts import open_artifact
-from textpipe.cli.common import make_params, model_code_options, output_options, store
+from textpipe.cli.common import (
+    model_code_options,
+    output_options,
+    params_from_cli,
+    params_options,
+    store,
+)
 from textpipe.cli.console import ConsoleProgress, stdout_console
 from textpipe.config import EvaluateParams
 
@@ -77,8 +83,7 @@ def metrics_table(metrics: dict, title: str) -> object:
 @click.command("evaluate")
 @click.argument("model_dir", type=click.Path(path_type=Path))
 @click.argument("encoded", type=click.Path(path_type=Path))
-@click.option("--split", help="Split to evaluate  [default: test].")
-@click.option("--batch-size", type=int, help="Prediction batch size  [default: 256].")
+@params_options(EvaluateParams)
 @model_code_options
 @output_options
 def command(
@@ -88,6 +93,7 @@ def command(
     force: bool,
     model_code: str | None,
     trust_code: bool,
+    overrides: tuple[str, ...],
     **options: object,
 ) -> None:
     """Evaluate a train artifact (MODEL_DIR) on a split of an encode artifact (ENCODED).
@@ -100,13 +106,13 @@ def command(
     Example:
       textpipe evaluate build/bilstm build/imdb-encoded --split test -o build/bilstm-eval
     """
-    from textpipe.stages.evaluate import DATA_STAGES, MODEL_STAGES, evaluate
+    from textpipe.stages.evaluate import STAGE, evaluate
 
     artifact_store = store()
     outcome = evaluate(
-        trained=open_artifact(model_dir, stage=MODEL_STAGES, store=artifact_store),
-        encoded=open_artifact(encoded, stage=DATA_STAGES, store=artifact_store),
-        params=make_params(EvaluateParams, **options),
+        model=open_artifact(model_dir, stage=STAGE.input_stage("model"), store=artifact_store),
+        encoded=open_artifact(encoded, stage=STAGE.input_stage("encoded"), store=artifact_store),
+        params=params_from_cli(EvaluateParams, options, overrides),
         store=artifact_store,
         output=output,
         force=force,

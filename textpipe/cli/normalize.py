@@ -7,33 +7,30 @@ from pathlib import Path
 import click
 
 from textpipe.artifacts import open_artifact
-from textpipe.cli.common import make_params, output_options, report, store, threads_option
+from textpipe.cli.common import (
+    output_options,
+    params_from_cli,
+    params_options,
+    report,
+    store,
+    threads_option,
+)
 from textpipe.cli.console import ConsoleProgress
 from textpipe.config import NormalizeParams
 
 
 @click.command("normalize")
 @click.argument("dataset", type=click.Path(path_type=Path))
-@click.option(
-    "--lowercase/--no-lowercase", default=None, help="Unicode lowercasing  [default: on]."
-)
-@click.option(
-    "--strip-punctuation/--keep-punctuation",
-    default=None,
-    help="Remove Unicode punctuation and symbols (P*, S*)  [default: on].",
-)
-@click.option(
-    "--strip-html/--keep-html", default=None, help="Replace HTML tags by a space  [default: off]."
-)
-@click.option(
-    "--collapse-whitespace/--keep-whitespace",
-    default=None,
-    help="Collapse whitespace runs, trim the ends  [default: on].",
-)
+@params_options(NormalizeParams)
 @threads_option
 @output_options
 def command(
-    dataset: Path, output: Path | None, force: bool, threads: int | None, **options: object
+    dataset: Path,
+    output: Path | None,
+    force: bool,
+    threads: int | None,
+    overrides: tuple[str, ...],
+    **options: object,
 ) -> None:
     """Normalize the text of a download artifact (DATASET directory).
 
@@ -41,11 +38,11 @@ def command(
     Example:
       textpipe normalize build/imdb --strip-html -o build/imdb-normalized
     """
-    from textpipe.stages.normalize import INPUT_STAGES, normalize
+    from textpipe.stages.normalize import STAGE, normalize
 
-    params = make_params(NormalizeParams, **options)
+    params = params_from_cli(NormalizeParams, options, overrides)
     outcome = normalize(
-        dataset=open_artifact(dataset, stage=INPUT_STAGES),
+        dataset=open_artifact(dataset, stage=STAGE.input_stage("dataset")),
         params=params,
         store=store(),
         output=output,

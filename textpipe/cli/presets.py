@@ -17,7 +17,7 @@ def command() -> None:
 
     from textpipe.cli.console import stdout_console
     from textpipe.errors import ConfigError
-    from textpipe.pipeline import available_presets, load_config
+    from textpipe.presets import available_presets, load_config
 
     table = Table(show_header=True, box=None)
     for column in ("preset", "model", "description"):

@@ -51,10 +51,11 @@ def command(
       textpipe run imdb-lstm --set train.epochs=5 --dry-run
       textpipe run my-pipeline.toml --force=train
     """
-    from textpipe.pipeline import load_config, plan_pipeline, run_pipeline
+    from textpipe.pipeline import plan_pipeline, run_pipeline
+    from textpipe.presets import load_config
 
-    config = load_config(preset, overrides)
     artifact_store = store()
+    config = load_config(preset, overrides, artifact_store)
     if dry_run:
         for plan in plan_pipeline(config, artifact_store, force=force, until=until):
             action = "cached" if plan.cached else "build"

@@ -71,12 +71,13 @@ def command(run: str, overrides: tuple[str, ...]) -> None:
     from textpipe.config import STAGE_NAMES
     from textpipe.errors import InputError, TextpipeError
     from textpipe.models import build_model
-    from textpipe.pipeline import load_config, resolve_run_artifacts
+    from textpipe.presets import load_config
+    from textpipe.runs import resolve_run_artifacts
     from textpipe.stages.train import load_trained_model
 
     console = stdout_console()
     artifact_store = store()
-    config = load_config(run, overrides)
+    config = load_config(run, overrides, artifact_store)
     problem = None
     try:
         artifacts = {} if overrides else resolve_run_artifacts(config.name, artifact_store)

@@ -7,19 +7,30 @@ from pathlib import Path
 import click
 
 from textpipe.artifacts import open_artifact
-from textpipe.cli.common import make_params, output_options, report, store, threads_option
+from textpipe.cli.common import (
+    output_options,
+    params_from_cli,
+    params_options,
+    report,
+    store,
+    threads_option,
+)
 from textpipe.cli.console import ConsoleProgress
 from textpipe.config import VocabParams
 
 
 @click.command("vocab")
 @click.argument("normalized", type=click.Path(path_type=Path))
-@click.option("--size", type=int, help="Most frequent training tokens kept  [default: 20000].")
-@click.option("--min-frequency", type=int, help="Drop tokens seen fewer times  [default: 1].")
+@params_options(VocabParams)
 @threads_option
 @output_options
 def command(
-    normalized: Path, output: Path | None, force: bool, threads: int | None, **options: object
+    normalized: Path,
+    output: Path | None,
+    force: bool,
+    threads: int | None,
+    overrides: tuple[str, ...],
+    **options: object,
 ) -> None:
     """Build tokenizer.json from the training split of a normalize artifact.
 
@@ -30,11 +41,11 @@ def command(
     Example:
       textpipe vocab build/imdb-normalized --size 20000 -o build/imdb-vocab
     """
-    from textpipe.stages.vocab import INPUT_STAGES, build_vocab
+    from textpipe.stages.vocab import STAGE, build_vocab
 
     outcome = build_vocab(
-        normalized=open_artifact(normalized, stage=INPUT_STAGES),
-        params=make_params(VocabParams, **options),
+        normalized=open_artifact(normalized, stage=STAGE.input_stage("normalized")),
+        params=params_from_cli(VocabParams, options, overrides),
         store=store(),
         output=output,
         force=force,

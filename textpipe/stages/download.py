@@ -15,17 +15,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from textpipe.artifacts import Outcome, Store, file_sha256
-from textpipe.config import DownloadParams, key_params
+from textpipe.config import DownloadParams
 from textpipe.errors import ConfigError, InputError
 from textpipe.progress import Progress, or_silent
+from textpipe.stages.base import KeyParts, Stage
 from textpipe.stages.tables import TABLE_SUFFIX, write_table
 
 if TYPE_CHECKING:
     import numpy as np
     import pyarrow as pa
 
-STAGE = "download"
-VERSION = 1
 
 FILE_FORMATS = {
     ".csv": "csv",
@@ -492,15 +491,26 @@ def _sample_and_carve(tables: dict[str, pa.Table], params: DownloadParams) -> di
     return tables
 
 
-def source_fingerprint(params: DownloadParams) -> tuple[ResolvedSource, dict[str, Any]]:
-    """The resolved source and the parameters that go into the key (file names, not paths)."""
+def source_key_parts(params: DownloadParams) -> KeyParts:
+    """The keyed parameters (file names, not paths), the source's content fingerprint as an
+    input, and the resolved source for the build."""
     resolved = resolve_source(params)
-    keyed = key_params(params)
+    keyed = params.key_params()
     if resolved.kind != "hub":
         keyed["source"] = Path(params.source).name
         if params.test_file:
             keyed["test_file"] = Path(params.test_file).name
-    return resolved, keyed
+    return keyed, {"source": resolved.fingerprint}, resolved
+
+
+STAGE = Stage(
+    name="download",
+    version=1,
+    params=DownloadParams,
+    inputs={},
+    function="download",
+    key_parts=source_key_parts,
+)
 
 
 def download(
@@ -529,7 +539,8 @@ def download(
     import numpy as np
 
     progress = or_silent(progress)
-    resolved, keyed = source_fingerprint(params)
+    identity = STAGE.identity(params, {})
+    resolved: ResolvedSource = identity.context
 
     def build(directory: Path) -> dict[str, Any]:
         hf_cache = directory / ".hf-cache" if resolved.kind != "hub" else None
@@ -562,10 +573,7 @@ def download(
         }
 
     return store.produce(
-        stage=STAGE,
-        version=VERSION,
-        params=keyed,
-        inputs={"source": resolved.fingerprint},
+        identity,
         build=build,
         output=output,
         force=force,

@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from textpipe.artifacts import Artifact, Outcome, Store
-from textpipe.config import EncodeParams, NormalizeParams, key_params
+from textpipe.config import EncodeParams, NormalizeParams
 from textpipe.errors import InputError
 from textpipe.progress import Progress, or_silent
+from textpipe.stages.base import Stage
 from textpipe.stages.tables import read_split, split_names
 from textpipe.stages.vocab import vocabulary_tokens
 from textpipe.textops import OOV_ID, PAD_ID, default_threads, split_tokens
@@ -24,10 +25,13 @@ if TYPE_CHECKING:
     import numpy as np
     import pyarrow as pa
 
-STAGE = "encode"
-VERSION = 1
-INPUT_STAGES = ("normalize",)
-VOCAB_STAGES = ("vocab",)
+STAGE = Stage(
+    name="encode",
+    version=1,
+    params=EncodeParams,
+    inputs={"normalized": "normalize", "vocab": "vocab"},
+    function="encode",
+)
 
 
 @dataclass(frozen=True)
@@ -261,10 +265,7 @@ def encode(
         }
 
     return store.produce(
-        stage=STAGE,
-        version=VERSION,
-        params=key_params(params),
-        inputs={"normalized": normalized.key, "vocab": vocab.key},
+        STAGE.identity_of(params, {"normalized": normalized, "vocab": vocab}),
         build=build,
         output=output,
         force=force,

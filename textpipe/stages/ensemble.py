@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from textpipe.artifacts import Artifact, Outcome, Store
+from textpipe.artifacts import Artifact, Identity, Outcome, Store
 from textpipe.errors import ConfigError, InputError
 from textpipe.progress import Progress, or_silent
 from textpipe.stages.evaluate import METRICS_FILE, PREDICTIONS_FILE
@@ -136,11 +136,14 @@ def ensemble(
         return metrics
 
     # Keyed by the members' evaluations and the weights, in the order given.
-    return store.produce(
+    identity = Identity(
         stage=STAGE,
         version=VERSION,
         params={"kind": KIND, "weights": [round(share, 12) for share in shares]},
         inputs={f"member_{index}": evaluation.key for index, evaluation in enumerate(evaluations)},
+    )
+    return store.produce(
+        identity,
         build=build,
         output=output,
         force=force,
@@ -161,7 +164,7 @@ def resolve_evaluations(
         InputError: A run does not exist or has not been evaluated.
     """
     from textpipe.artifacts import open_artifact
-    from textpipe.pipeline import run_records
+    from textpipe.runs import run_records
 
     by_name = {record["name"]: record for record in run_records(store)}
     name_of = {

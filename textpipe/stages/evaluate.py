@@ -13,17 +13,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from textpipe.artifacts import Artifact, Outcome, Store
-from textpipe.config import EvaluateParams, key_params
+from textpipe.config import EvaluateParams
 from textpipe.errors import InputError
 from textpipe.progress import Progress, or_silent
+from textpipe.stages.base import Stage
 
 if TYPE_CHECKING:
     import numpy as np
 
-STAGE = "evaluate"
-VERSION = 2  # 2: macro and weighted averages, macro_f1 in metrics.json
-MODEL_STAGES = ("train",)
-DATA_STAGES = ("encode",)
+STAGE = Stage(
+    name="evaluate",
+    version=2,  # 2: macro and weighted averages, macro_f1 in metrics.json
+    params=EvaluateParams,
+    inputs={"model": "train", "encoded": "encode"},
+    function="evaluate",
+)
 METRICS_FILE = "metrics.json"
 PREDICTIONS_FILE = "predictions.npy"
 
@@ -94,7 +98,7 @@ def check_compatible(trained: Artifact, encoded: Artifact) -> None:
 
 def evaluate(
     *,
-    trained: Artifact,
+    model: Artifact,
     encoded: Artifact,
     params: EvaluateParams,
     store: Store,
@@ -125,30 +129,27 @@ def evaluate(
         raise InputError(
             f"{encoded.path}: no split {params.split!r}. Splits: {', '.join(splits) or 'none'}."
         )
-    check_compatible(trained, encoded)
+    check_compatible(model, encoded)
 
     def build(directory: Path) -> dict[str, Any]:
         from textpipe.stages.train import check_labels, load_trained_model
 
         ids = np.load(encoded.file(f"{params.split}.ids.npy"), allow_pickle=False)
         labels = np.load(encoded.file(f"{params.split}.labels.npy"), allow_pickle=False)
-        check_labels(labels, len(trained.stats["label_names"]), where=f"{encoded.path}")
+        check_labels(labels, len(model.stats["label_names"]), where=f"{encoded.path}")
         with progress.task(f"evaluate: {params.split} ({len(ids):,} rows)", total=None):
-            model = load_trained_model(
-                trained, model_code=model_code, trust_code=trust_code, notice=progress.note
+            keras_model = load_trained_model(
+                model, model_code=model_code, trust_code=trust_code, notice=progress.note
             )
-            probabilities = predict_probabilities(model, ids, batch_size=params.batch_size)
-        metrics = classification_metrics(labels, probabilities, list(trained.stats["label_names"]))
+            probabilities = predict_probabilities(keras_model, ids, batch_size=params.batch_size)
+        metrics = classification_metrics(labels, probabilities, list(model.stats["label_names"]))
         metrics["split"] = params.split
         np.save(directory / PREDICTIONS_FILE, probabilities.astype(np.float32))
         (directory / METRICS_FILE).write_text(json.dumps(metrics, indent=2))
         return metrics
 
     return store.produce(
-        stage=STAGE,
-        version=VERSION,
-        params=key_params(params),
-        inputs={"model": trained.key, "encoded": encoded.key},
+        STAGE.identity_of(params, {"model": model, "encoded": encoded}),
         build=build,
         output=output,
         force=force,

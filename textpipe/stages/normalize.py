@@ -10,14 +10,19 @@ from pathlib import Path
 from typing import Any
 
 from textpipe.artifacts import Artifact, Outcome, Store
-from textpipe.config import NormalizeParams, key_params
+from textpipe.config import NormalizeParams
 from textpipe.progress import Progress, or_silent
+from textpipe.stages.base import Stage
 from textpipe.stages.tables import TABLE_SUFFIX, read_split, split_names, write_table
 from textpipe.textops import normalize_array
 
-STAGE = "normalize"
-VERSION = 1
-INPUT_STAGES = ("download",)
+STAGE = Stage(
+    name="normalize",
+    version=1,
+    params=NormalizeParams,
+    inputs={"dataset": "download"},
+    function="normalize",
+)
 
 
 def normalize(
@@ -74,10 +79,7 @@ def normalize(
         }
 
     return store.produce(
-        stage=STAGE,
-        version=VERSION,
-        params=key_params(params),
-        inputs={"dataset": dataset.key},
+        STAGE.identity_of(params, {"dataset": dataset}),
         build=build,
         output=output,
         force=force,

@@ -19,17 +19,15 @@ from typing import TYPE_CHECKING, Any
 
 from textpipe.artifacts import Artifact, Outcome, Store, write_text_atomic
 from textpipe.backend import backend_name, describe_device, has_gpu, load_keras
-from textpipe.config import TrainParams, key_params
+from textpipe.config import MODEL_OPTION_NAMES, TrainParams
 from textpipe.errors import ArtifactError, ConfigError, InputError
 from textpipe.progress import Progress, or_silent
+from textpipe.stages.base import KeyParts, Stage
 
 if TYPE_CHECKING:
     import keras
     import numpy as np
 
-STAGE = "train"
-VERSION = 1
-INPUT_STAGES = ("encode",)
 MODEL_FILE = "model.keras"
 HISTORY_FILE = "history.json"
 CHECKPOINT_FILE = "checkpoint.keras"
@@ -58,6 +56,31 @@ def model_fingerprint(spec: str) -> tuple[str, str | None]:
         path = Path(found.origin)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     return f"custom:{path.name}:{function}", f"sha256:{digest}"
+
+
+def model_key_parts(params: TrainParams) -> KeyParts:
+    """The training parameters, the model's spec and the options it uses; a custom builder's
+    code hash as an input. Options the model does not use never reach the key."""
+    from textpipe.models import model_info
+
+    model_info(params.model)  # an unknown model is refused before anything runs
+    spec, code_hash = model_fingerprint(params.model)
+    keyed = {
+        name: value for name, value in params.key_params().items() if name not in MODEL_OPTION_NAMES
+    }
+    keyed["model"] = spec
+    keyed.update(params.model_options())
+    return keyed, ({"model_code": code_hash} if code_hash else {}), None
+
+
+STAGE = Stage(
+    name="train",
+    version=1,
+    params=TrainParams,
+    inputs={"encoded": "encode"},
+    function="train",
+    key_parts=model_key_parts,
+)
 
 
 def resolve_custom_spec(spec: str) -> str:
@@ -293,25 +316,11 @@ def train(
         ConfigError: unknown model or option, or a masked recurrent model on left-padded data.
         InputError: the encode artifact has no train split.
     """
-    from textpipe.models import model_info, validate_hyperparameters
+    from textpipe.models import model_info
 
     progress = or_silent(progress)
+    identity = STAGE.identity_of(params, {"encoded": encoded})
     info = model_info(params.model)
-    validate_hyperparameters(
-        {
-            "vocab_size": int(encoded.stats["vocab_size"]),
-            "length": int(encoded.stats["length"]),
-            "num_classes": int(encoded.stats["num_classes"]),
-            **params.model_options(),
-        },
-        model=params.model,
-    )
-    keyed_spec, code_hash = model_fingerprint(params.model)
-    keyed = key_params(params)
-    keyed["model"] = keyed_spec
-    inputs = {"encoded": encoded.key}
-    if code_hash:
-        inputs["model_code"] = code_hash
     if info.masked and info.recurrent and encoded.stats.get("padding") == "pre":
         raise ConfigError(
             f"Model {params.model!r} masks padding with recurrent layers, which need right "
@@ -321,10 +330,7 @@ def train(
     if "train" not in encoded.stats.get("splits", {}):
         raise InputError(f"{encoded.path}: no train split to train on.")
 
-    from textpipe.artifacts import compute_key
-
-    key = compute_key(stage=STAGE, version=VERSION, params=keyed, inputs=inputs)
-    checkpoint_dir = store.partial_dir(STAGE, key)
+    checkpoint_dir = store.partial_dir(STAGE.name, identity.key)
 
     def build(directory: Path) -> dict[str, Any]:
         return _fit(
@@ -338,17 +344,7 @@ def train(
             progress=progress,
         )
 
-    outcome = store.produce(
-        stage=STAGE,
-        version=VERSION,
-        params=keyed,
-        inputs=inputs,
-        build=build,
-        output=output,
-        force=force,
-        notice=progress.note,
-    )
-    return outcome
+    return store.produce(identity, build=build, output=output, force=force, notice=progress.note)
 
 
 def _fit(

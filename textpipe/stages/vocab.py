@@ -12,18 +12,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from textpipe.artifacts import Artifact, Outcome, Store
-from textpipe.config import NormalizeParams, VocabParams, key_params
+from textpipe.config import NormalizeParams, VocabParams
 from textpipe.errors import InputError
 from textpipe.progress import Progress, or_silent
+from textpipe.stages.base import Stage
 from textpipe.stages.tables import read_split
 from textpipe.textops import SPECIAL_TOKENS, build_tokenizer, default_threads, split_tokens
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-STAGE = "vocab"
-VERSION = 1
-INPUT_STAGES = ("normalize",)
+STAGE = Stage(
+    name="vocab",
+    version=1,
+    params=VocabParams,
+    inputs={"normalized": "normalize"},
+    function="build_vocab",
+)
 TOKENIZER_FILE = "tokenizer.json"
 COUNTS_FILE = "counts.tsv"
 
@@ -110,10 +115,7 @@ def build_vocab(
         }
 
     return store.produce(
-        stage=STAGE,
-        version=VERSION,
-        params=key_params(params),
-        inputs={"normalized": normalized.key},
+        STAGE.identity_of(params, {"normalized": normalized}),
         build=build,
         output=output,
         force=force,
