@@ -135,7 +135,7 @@ def resolve_run_artifacts(name_or_path: str, store: Store) -> dict[str, Artifact
         return _artifacts_of_folder(
             open_artifact(path, stage=("train", "evaluate"), store=store), store
         )
-    record = read_run_record(store, name) if is_run_name(name) else None
+    record = read_run_record(store, name)  # an invalid name is refused here
     if record is None:
         runs = [item["name"] for item in run_records(store)]
         raise InputError(
