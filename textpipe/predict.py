@@ -101,7 +101,8 @@ def load_predictor(
     """
     from tokenizers import Tokenizer
 
-    from textpipe.stages.train import load_trained_model
+    from textpipe.stages.encode import Encoded
+    from textpipe.stages.train import Trained, load_trained_model
     from textpipe.stages.vocab import TOKENIZER_FILE
 
     artifacts = resolve_run_artifacts(name_or_path, store)
@@ -120,13 +121,14 @@ def load_predictor(
             f"the run's latest; run `textpipe run {name_or_path}` to retrain it."
         )
     model = load_trained_model(trained, model_code=model_code, trust_code=trust_code)
+    data = Encoded(encoded)
     return Predictor(
         tokenizer=Tokenizer.from_file(str(vocab.file(TOKENIZER_FILE))),
         model=model,
-        length=int(encoded.params["length"]),
-        padding=encoded.params["padding"],
-        truncation=encoded.params["truncation"],
-        label_names=list(trained.stats["label_names"]),
+        length=data.length,
+        padding=data.padding,
+        truncation=data.truncation,
+        label_names=Trained(trained).label_names,
         run=name_or_path,
     )
 

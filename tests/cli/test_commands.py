@@ -75,7 +75,7 @@ def test_bad_option_value_is_a_config_error(runner, reviews_csv: Path) -> None:
     result = runner.invoke(cli, ["download", str(reviews_csv), "--validation-size", "2"])
     assert result.exit_code == 2
     assert (
-        "[download.validation_size] expected a non-negative number below 1, got 2.0."
+        "Error: --validation-size: expected a non-negative number below 1, got 2.0."
         in result.output
     )
 

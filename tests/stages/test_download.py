@@ -103,7 +103,7 @@ def test_stratified_sample_keeps_proportions() -> None:
         (
             ("text", "label"),
             {"text_column": "review"},
-            "Column 'review' not found in train split. Columns: text, label. Pass --text-column.",
+            "Column 'review' not found in train split. Columns: text, label. Pass download.text_column.",
         ),
         (("body", "stars"), {}, "No label column found"),
         (("text", "stars"), {"label_column": "label"}, "Column 'label' not found"),
@@ -119,7 +119,7 @@ def test_ambiguous_column_lists_the_candidates(tmp_path: Path) -> None:
     path = tmp_path / "d.csv"
     path.write_text("text,review,label\na,b,1\nc,d,0\n")
     with pytest.raises(
-        InputError, match=r"Ambiguous text column in train split: text, review\. Pass --text-column"
+        InputError, match=r"Ambiguous text column in train split: text, review\. Pass download.text_column"
     ):
         run(path)
     assert run(path, text_column="review").artifact.stats["columns"]["text"] == "review"

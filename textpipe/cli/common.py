@@ -114,6 +114,38 @@ def _option_for(cls: type[Params], item: dataclasses.Field) -> Callable[[Command
     return click.option(*names, item.name, type=option_type, default=None, help=help_text)
 
 
+def option_name(cls: type[Params], name: str) -> str:
+    """The command-line option of a schema parameter (``--text-column``, ``--test``)."""
+    item = next(item for item in dataclasses.fields(cls) if item.name == name)
+    flags = item.metadata.get("flags")
+    if item.default is dataclasses.MISSING:
+        return name.upper()
+    return (
+        next((flag for flag in flags if flag.startswith("--")), flags[0])
+        if flags
+        else ("--" + name.replace("_", "-"))
+    )
+
+
+def with_option_names(message: str, cls: type[Params]) -> str:
+    """A library message that names parameters (``download.text_column``), with the stage
+    command's options instead (``--text-column``), for a user who typed that command."""
+    import re
+
+    names = {item.name for item in dataclasses.fields(cls)}
+
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(1)
+        return option_name(cls, name) if name in names else match.group(0)
+
+    def replace_bracketed(match: re.Match[str]) -> str:
+        name = match.group(1)
+        return f"{option_name(cls, name)}:" if name in names else match.group(0)
+
+    message = re.sub(rf"\[{cls.stage}\.([a-z_]+)\]", replace_bracketed, message)
+    return re.sub(rf"\b{cls.stage}\.([a-z_]+)", replace, message)
+
+
 def params_options(cls: type[Params]) -> Callable[[Command], Command]:
     """Every parameter of a stage's schema as an option, plus ``--set KEY=VALUE``.
 

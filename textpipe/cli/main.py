@@ -48,7 +48,7 @@ class TextpipeGroup(click.Group):
         except TextpipeError as error:
             if debug_enabled(context):
                 traceback.print_exc()
-            message = str(error)
+            message = _in_command_terms(str(error), context)
             click.echo(f"Error: {message}", err=True)
             context.exit(error.exit_code)
         except Terminated:
@@ -76,6 +76,18 @@ class TextpipeGroup(click.Group):
             reason = error.strerror or str(error)
             click.echo(f"Error: {where}{reason}. Nothing half-written was kept.", err=True)
             context.exit(1)
+
+
+def _in_command_terms(message: str, context: click.Context) -> str:
+    """A stage command's errors name its options rather than the parameters' preset names."""
+    from textpipe.config import PARAMS_BY_STAGE
+
+    command = context.invoked_subcommand
+    if command not in PARAMS_BY_STAGE:
+        return message
+    from textpipe.cli.common import with_option_names
+
+    return with_option_names(message, PARAMS_BY_STAGE[command])
 
 
 class Terminated(KeyboardInterrupt):

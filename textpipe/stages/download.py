@@ -140,7 +140,7 @@ def resolve_source(params: DownloadParams) -> ResolvedSource:
         path = _local_file(source, "Source")
         if path.is_dir():
             if params.test_file:
-                raise ConfigError("--test takes a file source, not a dataset folder.")
+                raise ConfigError("download.test_file takes a file source, not a dataset folder.")
             return ResolvedSource("folder", str(path), _folder_fingerprint(path))
         files = {"train": path}
         if params.test_file:
@@ -157,7 +157,7 @@ def resolve_source(params: DownloadParams) -> ResolvedSource:
             {split: str(file_path) for split, file_path in files.items()},
         )
     if params.test_file:
-        raise ConfigError("--test takes a file source, not a hub dataset.")
+        raise ConfigError("download.test_file takes a file source, not a hub dataset.")
     mirror = os.environ.get(MIRROR_VARIABLE)
     if mirror:
         folder = Path(mirror) / source
@@ -282,7 +282,7 @@ def _clean_labels(tables: dict[str, pa.Table], column: str) -> dict[str, pa.Tabl
             raise InputError(
                 f"{len(bad_rows):,} rows of the {name} split have no label in column "
                 f"{column!r} (rows {_row_list(bad_rows)}, counted from 0). Remove them or "
-                "choose another --label-column."
+                "choose another download.label_column."
             )
         if pa.types.is_nested(labels.type):
             raise InputError(
@@ -303,7 +303,8 @@ def _clean_labels(tables: dict[str, pa.Table], column: str) -> dict[str, pa.Tabl
                 raise InputError(
                     f"Column {column!r} holds fractional numbers (e.g. {values[fractional[0]]!r} "
                     f"in row {int(fractional[0])} of the {name} split): textpipe classifies, a "
-                    "label must be a class. Use whole numbers or names, or another --label-column."
+                    "label must be a class. Use whole numbers or names, or another "
+                    "download.label_column."
                 )
             table = table.set_column(
                 table.schema.get_field_index("label"), "label", pa.array(values.astype(np.int64))
@@ -366,10 +367,15 @@ def _prepare(
     first = raw["train"]
     columns = list(first.column_names)
     text_column = _pick_column(
-        columns, params.text_column, TEXT_COLUMN_CANDIDATES, "text", "--text-column", "train"
+        columns, params.text_column, TEXT_COLUMN_CANDIDATES, "text", "download.text_column", "train"
     )
     label_column = _pick_column(
-        columns, params.label_column, LABEL_COLUMN_CANDIDATES, "label", "--label-column", "train"
+        columns,
+        params.label_column,
+        LABEL_COLUMN_CANDIDATES,
+        "label",
+        "download.label_column",
+        "train",
     )
     if text_column == label_column:
         raise InputError(f"Text and label column are both {text_column!r}.")
@@ -414,7 +420,7 @@ def _prepare(
         if bad or labels.null_count:
             raise InputError(
                 f"{bad or labels.null_count} rows of the {name} split have no label "
-                f"(column {label_column!r}). Remove them or choose another --label-column."
+                f"(column {label_column!r}). Remove them or choose another download.label_column."
             )
         text = table.column("text")
         if text.type != pa.string():
@@ -445,8 +451,8 @@ def _check_classes(tables: dict[str, pa.Table], label_names: list[str]) -> None:
         only = ", ".join(repr(label_names[index]) for index in sorted(in_train))
         raise InputError(
             f"The train split has a single class ({only}) after sampling and carving out "
-            "validation; a classifier needs at least two. Use a larger --limit or a smaller "
-            "--validation-size."
+            "validation; a classifier needs at least two. Use a larger download.limit or a smaller "
+            "download.validation_size."
         )
     for name, table in tables.items():
         missing = set(np.unique(table.column("label").to_numpy()).tolist()) - in_train
@@ -455,7 +461,7 @@ def _check_classes(tables: dict[str, pa.Table], label_names: list[str]) -> None:
             raise InputError(
                 f"The {name} split has classes the train split lacks after sampling and "
                 f"carving: {shown}. A model cannot learn a class it never sees; use a larger "
-                "--limit or a smaller --validation-size."
+                "download.limit or a smaller download.validation_size."
             )
 
 
@@ -472,15 +478,15 @@ def _sample_and_carve(tables: dict[str, pa.Table], params: DownloadParams) -> di
     if params.validation_size > 0:
         if "validation" in tables:
             raise ConfigError(
-                f"{params.source!r} already has a validation split; drop --validation-size."
+                f"{params.source!r} already has a validation split; drop download.validation_size."
             )
         train = tables["train"]
         labels = train.column("label").to_numpy()
         count = round(params.validation_size * train.num_rows)
         if count < 1 or count >= train.num_rows:
             raise ConfigError(
-                f"--validation-size {params.validation_size} of {train.num_rows} training rows "
-                "leaves an empty split."
+                f"download.validation_size={params.validation_size} of {train.num_rows} training "
+                "rows leaves an empty split."
             )
         chosen = stratified_sample(labels, count, params.seed + 1)
         keep = np.ones(train.num_rows, dtype=bool)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from textpipe.artifacts import Artifact, Outcome, Store
 from textpipe.config import EncodeParams, NormalizeParams
-from textpipe.errors import InputError
+from textpipe.errors import ArtifactError, InputError
 from textpipe.progress import Progress, or_silent
 from textpipe.stages.base import Stage
 from textpipe.stages.tables import read_split, split_names
@@ -32,6 +32,86 @@ STAGE = Stage(
     inputs={"normalized": "normalize", "vocab": "vocab"},
     function="encode",
 )
+
+
+IDS_SUFFIX = ".ids.npy"
+LABELS_SUFFIX = ".labels.npy"
+LENGTHS_SUFFIX = ".lengths.npy"
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """An encode artifact, typed: what train, evaluate and predict read from it."""
+
+    artifact: Artifact
+
+    @property
+    def path(self) -> Path:
+        return self.artifact.path
+
+    @property
+    def key(self) -> str:
+        return self.artifact.key
+
+    @property
+    def length(self) -> int:
+        return int(self.artifact.params["length"])
+
+    @property
+    def padding(self) -> str:
+        return str(self.artifact.params["padding"])
+
+    @property
+    def truncation(self) -> str:
+        return str(self.artifact.params["truncation"])
+
+    @property
+    def vocab_size(self) -> int:
+        """Ids in the vocabulary, padding and out-of-vocabulary included."""
+        return int(self.artifact.stats["vocab_size"])
+
+    @property
+    def label_names(self) -> list[str]:
+        return list(self.artifact.stats["label_names"])
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.label_names)
+
+    @property
+    def vocab_key(self) -> str | None:
+        return self.artifact.input_key("vocab")
+
+    @property
+    def split_names(self) -> list[str]:
+        return list(self.artifact.stats.get("splits", {}))
+
+    def has_split(self, name: str) -> bool:
+        return name in self.artifact.stats.get("splits", {})
+
+    def split(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """The id matrix and the (checked) labels of a split."""
+        import numpy as np
+
+        ids = np.load(self.artifact.file(f"{name}{IDS_SUFFIX}"), allow_pickle=False)
+        return ids, self.labels(name)
+
+    def labels(self, name: str) -> np.ndarray:
+        """The labels of a split, checked to lie in ``[0, num_classes)``."""
+        import numpy as np
+
+        labels = np.load(self.artifact.file(f"{name}{LABELS_SUFFIX}"), allow_pickle=False)
+        check_labels(labels, self.num_classes, where=f"{self.path} {name}")
+        return labels
+
+
+def check_labels(labels: np.ndarray, num_classes: int, *, where: str) -> None:
+    """Refuse label ids outside ``[0, num_classes)``: a damaged or foreign artifact."""
+    if labels.size and (int(labels.min()) < 0 or int(labels.max()) >= num_classes):
+        raise ArtifactError(
+            f"{where}: label ids run from {int(labels.min())} to {int(labels.max())}, but there "
+            f"are {num_classes} classes; rebuild the artifact."
+        )
 
 
 @dataclass(frozen=True)
@@ -236,10 +316,10 @@ def encode(
                     empty=sum(part.empty for part, _ in parts),
                 )
                 true_lengths = np.concatenate([counts for _, counts in parts])
-                np.save(directory / f"{name}.ids.npy", padded.ids)
+                np.save(directory / f"{name}{IDS_SUFFIX}", padded.ids)
                 labels = table.column("label").to_numpy().astype(np.int64)
-                np.save(directory / f"{name}.labels.npy", labels)
-                np.save(directory / f"{name}.lengths.npy", padded.lengths)
+                np.save(directory / f"{name}{LABELS_SUFFIX}", labels)
+                np.save(directory / f"{name}{LENGTHS_SUFFIX}", padded.lengths)
                 kept = int(np.minimum(true_lengths, params.length).sum())
                 out_of_vocabulary = int((padded.ids == OOV_ID).sum()) - padded.empty
                 splits[name] = {

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from textpipe.artifacts import Artifact, Identity, Outcome, Store
 from textpipe.errors import ConfigError, InputError
 from textpipe.progress import Progress, or_silent
+from textpipe.stages.encode import Encoded
 from textpipe.stages.evaluate import METRICS_FILE, PREDICTIONS_FILE
 
 if TYPE_CHECKING:
@@ -27,7 +28,6 @@ KIND = "ensemble"
 
 def _source_rows(evaluation: Artifact, store: Store) -> tuple[str, np.ndarray]:
     """The download key and the labels of the rows an evaluation was computed on."""
-    import numpy as np
 
     encoded_key = evaluation.input_key("encoded")
     encoded = store.find("encode", encoded_key) if encoded_key else None
@@ -40,8 +40,7 @@ def _source_rows(evaluation: Artifact, store: Store) -> tuple[str, np.ndarray]:
     normalized = store.find("normalize", normalized_key) if normalized_key else None
     if normalized is None:
         raise InputError(f"{encoded.path}: its normalize artifact is not in the store.")
-    split = evaluation.stats["split"]
-    labels = np.load(encoded.file(f"{split}.labels.npy"), allow_pickle=False)
+    labels = Encoded(encoded).labels(evaluation.stats["split"])
     return normalized.input_key("dataset") or "", labels
 
 

@@ -17,6 +17,8 @@ from textpipe.config import EvaluateParams
 from textpipe.errors import InputError
 from textpipe.progress import Progress, or_silent
 from textpipe.stages.base import Stage
+from textpipe.stages.encode import Encoded
+from textpipe.stages.train import Trained
 
 if TYPE_CHECKING:
     import numpy as np
@@ -57,7 +59,7 @@ def predict_probabilities(
     return shifted / shifted.sum(axis=1, keepdims=True)
 
 
-def check_compatible(trained: Artifact, encoded: Artifact) -> None:
+def check_compatible(trained: Trained, data: Encoded) -> None:
     """Refuse data encoded otherwise than the data the model was trained on.
 
     The vocabulary must be the model's; the padding side too (a masked recurrent model is
@@ -67,32 +69,25 @@ def check_compatible(trained: Artifact, encoded: Artifact) -> None:
     Raises:
         InputError: naming what differs and what to rebuild.
     """
-    vocab_key = trained.stats.get("vocab_key")
-    if vocab_key and encoded.inputs.get("vocab") != vocab_key:
+    if trained.vocab_key and data.vocab_key != trained.vocab_key:
         raise InputError(
-            f"{encoded.path} was encoded with another vocabulary than the one {trained.path} was "
+            f"{data.path} was encoded with another vocabulary than the one {trained.path} was "
             "trained on; encode the data with the model's vocabulary."
         )
-    trained_labels = trained.stats.get("label_names")
-    if trained_labels is not None and encoded.stats.get("label_names") != trained_labels:
+    if data.label_names != trained.label_names:
         raise InputError(
-            f"{trained.path} predicts the classes {trained_labels}, but {encoded.path} is "
-            f"labelled {encoded.stats.get('label_names')}; evaluate on data with the model's "
-            "classes."
+            f"{trained.path} predicts the classes {trained.label_names}, but {data.path} is "
+            f"labelled {data.label_names}; evaluate on data with the model's classes."
         )
-    trained_padding = trained.stats.get("padding")
-    if trained_padding and encoded.params.get("padding") != trained_padding:
+    if trained.padding and data.padding != trained.padding:
         raise InputError(
-            f"{trained.path} was trained on {trained_padding}-padded data, but {encoded.path} "
-            f"is {encoded.params.get('padding')}-padded; encode with "
-            f"encode.padding={trained_padding}."
+            f"{trained.path} was trained on {trained.padding}-padded data, but {data.path} "
+            f"is {data.padding}-padded; encode with encode.padding={trained.padding}."
         )
-    if not trained.stats.get("masked") and encoded.stats.get("length") != trained.stats.get(
-        "length"
-    ):
+    if not trained.masked and data.length != trained.length:
         raise InputError(
-            f"{trained.path} takes length {trained.stats.get('length')}, but {encoded.path} has "
-            f"length {encoded.stats.get('length')}."
+            f"{trained.path} takes length {trained.length}, but {data.path} has "
+            f"encode.length={data.length}."
         )
 
 
@@ -122,27 +117,25 @@ def evaluate(
     import numpy as np
 
     from textpipe.metrics import classification_metrics
+    from textpipe.stages.train import load_trained_model
 
     progress = or_silent(progress)
-    splits = encoded.stats.get("splits", {})
-    if params.split not in splits:
+    data, trained = Encoded(encoded), Trained(model)
+    if not data.has_split(params.split):
         raise InputError(
-            f"{encoded.path}: no split {params.split!r}. Splits: {', '.join(splits) or 'none'}."
+            f"{encoded.path}: no split {params.split!r}. "
+            f"Splits: {', '.join(data.split_names) or 'none'}."
         )
-    check_compatible(model, encoded)
+    check_compatible(trained, data)
 
     def build(directory: Path) -> dict[str, Any]:
-        from textpipe.stages.train import check_labels, load_trained_model
-
-        ids = np.load(encoded.file(f"{params.split}.ids.npy"), allow_pickle=False)
-        labels = np.load(encoded.file(f"{params.split}.labels.npy"), allow_pickle=False)
-        check_labels(labels, len(model.stats["label_names"]), where=f"{encoded.path}")
+        ids, labels = data.split(params.split)
         with progress.task(f"evaluate: {params.split} ({len(ids):,} rows)", total=None):
             keras_model = load_trained_model(
                 model, model_code=model_code, trust_code=trust_code, notice=progress.note
             )
             probabilities = predict_probabilities(keras_model, ids, batch_size=params.batch_size)
-        metrics = classification_metrics(labels, probabilities, list(model.stats["label_names"]))
+        metrics = classification_metrics(labels, probabilities, trained.label_names)
         metrics["split"] = params.split
         np.save(directory / PREDICTIONS_FILE, probabilities.astype(np.float32))
         (directory / METRICS_FILE).write_text(json.dumps(metrics, indent=2))

@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +24,7 @@ from textpipe.config import MODEL_OPTION_NAMES, TrainParams
 from textpipe.errors import ArtifactError, ConfigError, InputError
 from textpipe.progress import Progress, or_silent
 from textpipe.stages.base import KeyParts, Stage
+from textpipe.stages.encode import Encoded
 
 if TYPE_CHECKING:
     import keras
@@ -56,6 +58,47 @@ def model_fingerprint(spec: str) -> tuple[str, str | None]:
         path = Path(found.origin)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     return f"custom:{path.name}:{function}", f"sha256:{digest}"
+
+
+@dataclass(frozen=True)
+class Trained:
+    """A train artifact, typed: what evaluate and predict read from it."""
+
+    artifact: Artifact
+
+    @property
+    def path(self) -> Path:
+        return self.artifact.path
+
+    @property
+    def label_names(self) -> list[str]:
+        return list(self.artifact.stats["label_names"])
+
+    @property
+    def length(self) -> int:
+        return int(self.artifact.stats["length"])
+
+    @property
+    def padding(self) -> str | None:
+        return self.artifact.stats.get("padding")
+
+    @property
+    def masked(self) -> bool:
+        """Whether the model ignores padding (and so takes any length)."""
+        return bool(self.artifact.stats.get("masked"))
+
+    @property
+    def vocab_key(self) -> str | None:
+        return self.artifact.stats.get("vocab_key")
+
+    @property
+    def model_spec(self) -> str | None:
+        spec = self.artifact.stats.get("model_spec")
+        return spec if isinstance(spec, str) else None
+
+    @property
+    def model_file(self) -> Path:
+        return self.artifact.file(MODEL_FILE)
 
 
 def model_key_parts(params: TrainParams) -> KeyParts:
@@ -191,24 +234,6 @@ def class_weights(labels: np.ndarray, num_classes: int) -> dict[int, float]:
     return {index: float(weight) for index, weight in enumerate(weights)}
 
 
-def _load_split(encoded: Artifact, split: str) -> tuple[np.ndarray, np.ndarray]:
-    import numpy as np
-
-    ids = np.load(encoded.file(f"{split}.ids.npy"), allow_pickle=False)
-    labels = np.load(encoded.file(f"{split}.labels.npy"), allow_pickle=False)
-    check_labels(labels, int(encoded.stats["num_classes"]), where=f"{encoded.path} {split}")
-    return ids, labels
-
-
-def check_labels(labels: np.ndarray, num_classes: int, *, where: str) -> None:
-    """Refuse label ids outside ``[0, num_classes)``: a damaged or foreign artifact."""
-    if labels.size and (int(labels.min()) < 0 or int(labels.max()) >= num_classes):
-        raise ArtifactError(
-            f"{where}: label ids run from {int(labels.min())} to {int(labels.max())}, but there "
-            f"are {num_classes} classes; rebuild the artifact."
-        )
-
-
 def _targets(labels: np.ndarray, num_classes: int) -> np.ndarray:
     import numpy as np
 
@@ -321,13 +346,14 @@ def train(
     progress = or_silent(progress)
     identity = STAGE.identity_of(params, {"encoded": encoded})
     info = model_info(params.model)
-    if info.masked and info.recurrent and encoded.stats.get("padding") == "pre":
+    data = Encoded(encoded)
+    if info.masked and info.recurrent and data.padding == "pre":
         raise ConfigError(
             f"Model {params.model!r} masks padding with recurrent layers, which need right "
             "padding: on a GPU, Keras refuses the cuDNN kernel for left-padded rows and runs "
-            "about 10x slower. Encode with --padding post (the default)."
+            "about 10x slower. Encode with encode.padding=post (the default)."
         )
-    if "train" not in encoded.stats.get("splits", {}):
+    if not data.has_split("train"):
         raise InputError(f"{encoded.path}: no train split to train on.")
 
     checkpoint_dir = store.partial_dir(STAGE.name, identity.key)
@@ -335,7 +361,7 @@ def train(
     def build(directory: Path) -> dict[str, Any]:
         return _fit(
             directory=directory,
-            encoded=encoded,
+            data=data,
             params=params,
             info_recurrent=info.recurrent,
             masked=info.masked,
@@ -350,7 +376,7 @@ def train(
 def _fit(
     *,
     directory: Path,
-    encoded: Artifact,
+    data: Encoded,
     params: TrainParams,
     info_recurrent: bool,
     masked: bool,
@@ -365,11 +391,11 @@ def _fit(
     keras = load_keras()
     backend = keras.backend.backend()
     keras.utils.set_random_seed(params.seed)
-    num_classes = int(encoded.stats["num_classes"])
-    train_ids, train_labels = _load_split(encoded, "train")
+    num_classes = data.num_classes
+    train_ids, train_labels = data.split("train")
     validation = None
-    if "validation" in encoded.stats["splits"]:
-        validation_ids, validation_labels = _load_split(encoded, "validation")
+    if data.has_split("validation"):
+        validation_ids, validation_labels = data.split("validation")
         validation = (validation_ids, _targets(validation_labels, num_classes))
     jit_compile = _resolve_jit_compile(params.jit_compile, info_recurrent)
     spec = resolve_custom_spec(params.model)
@@ -398,8 +424,8 @@ def _fit(
         shutil.rmtree(checkpoint_dir, ignore_errors=True)
         model = build_model(
             spec,
-            vocab_size=int(encoded.stats["vocab_size"]),
-            length=int(encoded.stats["length"]),
+            vocab_size=data.vocab_size,
+            length=data.length,
             num_classes=num_classes,
             **params.model_options(),
         )
@@ -479,13 +505,13 @@ def _fit(
         "device": describe_device(),
         "jit_compile": jit_compile,
         "keras_version": keras.__version__,
-        "vocab_size": int(encoded.stats["vocab_size"]),
-        "length": int(encoded.stats["length"]),
+        "vocab_size": data.vocab_size,
+        "length": data.length,
         "num_classes": num_classes,
-        "label_names": encoded.stats["label_names"],
-        "vocab_key": encoded.inputs.get("vocab"),
-        "padding": encoded.params.get("padding"),
-        "truncation": encoded.params.get("truncation"),
+        "label_names": data.label_names,
+        "vocab_key": data.vocab_key,
+        "padding": data.padding,
+        "truncation": data.truncation,
         "train_rows": len(train_ids),
         # adapted before the first epoch, in this process or the interrupted one resumed here
         "adapted_layers": [layer.name for layer in adaptable_layers(model)],
