@@ -106,6 +106,7 @@ def _stage_inputs(
     config: PipelineConfig,
 ) -> list[tuple[str, str, dict[str, Any], dict[str, str]]]:
     """(stage, key, keyed params, inputs) for every stage, keys chained."""
+    from textpipe.models.custom import model_fingerprint
     from textpipe.stages import download, encode, evaluate, normalize, train, vocab
 
     planned: list[tuple[str, str, dict[str, Any], dict[str, str]]] = []
@@ -125,7 +126,7 @@ def _stage_inputs(
         key_params(config.encode),
         {"normalized": keys["normalize"], "vocab": keys["vocab"]},
     )
-    spec, code_hash = train.model_fingerprint(config.train.model)
+    spec, code_hash = model_fingerprint(config.train.model)
     train_params = key_params(config.train)
     train_params["model"] = spec
     train_inputs = {"encoded": keys["encode"]}
@@ -148,8 +149,8 @@ def validate_pipeline(config: PipelineConfig) -> None:
         ConfigError: an unknown model, a missing custom builder file, or a bad model option.
     """
     from textpipe.artifacts import check_run_name
-    from textpipe.models import model_info, validate_hyperparameters
-    from textpipe.stages.train import model_fingerprint
+    from textpipe.models import model_info, select_model_options
+    from textpipe.models.custom import model_fingerprint
 
     try:
         check_run_name(config.name)
@@ -157,15 +158,7 @@ def validate_pipeline(config: PipelineConfig) -> None:
         raise ConfigError(f"{error} (the run is named after its file; rename the file).") from None
     model_info(config.train.model)
     model_fingerprint(config.train.model)
-    validate_hyperparameters(
-        {
-            "vocab_size": config.vocab.size + 2,
-            "length": config.encode.length,
-            "num_classes": 2,
-            **config.train.model_options(),
-        },
-        model=config.train.model,
-    )
+    select_model_options(config.train.model, config.train.model_options())
 
 
 def _valid_record(record: Any, name: str) -> dict[str, Any] | None:

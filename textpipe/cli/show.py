@@ -70,7 +70,7 @@ def command(run: str, overrides: tuple[str, ...]) -> None:
     from textpipe.cli.console import stdout_console
     from textpipe.config import STAGE_NAMES
     from textpipe.errors import InputError, TextpipeError
-    from textpipe.models import build_model
+    from textpipe.models import build_model, select_model_options
     from textpipe.pipeline import load_config, resolve_run_artifacts
     from textpipe.stages.train import load_trained_model
 
@@ -112,7 +112,7 @@ def command(run: str, overrides: tuple[str, ...]) -> None:
             vocab_size=vocab_size,
             length=config.encode.length,
             num_classes=num_classes,
-            **config.train.model_options(),
+            **select_model_options(config.train.model, config.train.model_options()),
         )
         note = (
             f"built from the preset (vocabulary {vocab_size:,} ids"

@@ -8,8 +8,6 @@ An interrupted run keeps a checkpoint of its last completed epoch beside the sto
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
 import json
 import os
 import shutil
@@ -21,6 +19,7 @@ from textpipe.artifacts import Artifact, Outcome, Store, write_text_atomic
 from textpipe.backend import backend_name, describe_device, has_gpu, load_keras
 from textpipe.config import TrainParams, key_params
 from textpipe.errors import ArtifactError, ConfigError, InputError
+from textpipe.models.custom import model_fingerprint, resolve_custom_spec
 from textpipe.progress import Progress, or_silent
 
 if TYPE_CHECKING:
@@ -34,42 +33,6 @@ MODEL_FILE = "model.keras"
 HISTORY_FILE = "history.json"
 CHECKPOINT_FILE = "checkpoint.keras"
 STATE_FILE = "state.json"
-
-
-def model_fingerprint(spec: str) -> tuple[str, str | None]:
-    """The spec as it goes into the key, and the content hash of a custom builder's code.
-
-    A custom builder is keyed by its file name and function and by the sha256 of its source,
-    never by an absolute path: editing the file retrains, moving it does not.
-    """
-    from textpipe.models import is_custom_spec
-
-    if not is_custom_spec(spec):
-        return spec, None
-    target, _, function = spec.rpartition(":")
-    if target.endswith(".py") or "/" in target or os.sep in target:
-        path = Path(target)
-        if not path.is_file():
-            raise ConfigError(f"Model file {target!r} not found (from --model {spec}).")
-    else:
-        found = importlib.util.find_spec(target)
-        if found is None or found.origin is None:
-            raise ConfigError(f"Model module {target!r} not found (from --model {spec}).")
-        path = Path(found.origin)
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    return f"custom:{path.name}:{function}", f"sha256:{digest}"
-
-
-def resolve_custom_spec(spec: str) -> str:
-    """A custom file spec with an absolute path, so the model loads from any directory."""
-    from textpipe.models import is_custom_spec
-
-    if not is_custom_spec(spec):
-        return spec
-    target, _, function = spec.rpartition(":")
-    if target.endswith(".py"):
-        return f"{Path(target).resolve()}:{function}"
-    return spec
 
 
 def _resolve_jit_compile(setting: str, info_recurrent: bool) -> bool:
@@ -293,19 +256,11 @@ def train(
         ConfigError: unknown model or option, or a masked recurrent model on left-padded data.
         InputError: the encode artifact has no train split.
     """
-    from textpipe.models import model_info, validate_hyperparameters
+    from textpipe.models import model_info, select_model_options
 
     progress = or_silent(progress)
     info = model_info(params.model)
-    validate_hyperparameters(
-        {
-            "vocab_size": int(encoded.stats["vocab_size"]),
-            "length": int(encoded.stats["length"]),
-            "num_classes": int(encoded.stats["num_classes"]),
-            **params.model_options(),
-        },
-        model=params.model,
-    )
+    select_model_options(params.model, params.model_options())
     keyed_spec, code_hash = model_fingerprint(params.model)
     keyed = key_params(params)
     keyed["model"] = keyed_spec
@@ -363,7 +318,7 @@ def _fit(
     progress: Progress,
 ) -> dict[str, Any]:
 
-    from textpipe.models import build_model, load_model
+    from textpipe.models import build_model, load_model, select_model_options
     from textpipe.models.adapt import adaptable_layers
 
     keras = load_keras()
@@ -405,7 +360,7 @@ def _fit(
             vocab_size=int(encoded.stats["vocab_size"]),
             length=int(encoded.stats["length"]),
             num_classes=num_classes,
-            **params.model_options(),
+            **select_model_options(spec, params.model_options()),
         )
         compile_model(
             model,
