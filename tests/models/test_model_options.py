@@ -200,3 +200,14 @@ def test_fingerprint_and_resolved_spec(tmp_path, monkeypatch):
     assert model_fingerprint("lstm") == ("lstm", None)
     path.write_text(path.read_text() + "# edited\n")
     assert model_fingerprint("mine.py:build")[1] != digest
+
+
+@pytest.mark.parametrize(("name", "bidirectional"), [("gru", False), ("bilstm", True)])
+def test_one_recurrent_builder_makes_each_registered_model(name, bidirectional):
+    import keras
+
+    model = build_model(name, **SIZES, embedding_dim=4, units=4)
+
+    assert model.name == name
+    wrapped = [layer for layer in model.layers if isinstance(layer, keras.layers.Bidirectional)]
+    assert bool(wrapped) is bidirectional

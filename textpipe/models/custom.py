@@ -59,7 +59,7 @@ def split_custom_spec(spec: str) -> tuple[str, str]:
     # rpartition, so that a Windows drive letter (C:\models\mine.py:build) stays in the path.
     target, _, function_name = spec.rpartition(":")
     if not target or not function_name.isidentifier():
-        from textpipe.models.registry import MODEL_NAMES
+        from textpipe.models.registry import MODEL_NAMES  # here: the registry imports this module
 
         raise ConfigError(
             f"Invalid model spec '{spec}'. Expected a model name ({', '.join(MODEL_NAMES)}), "

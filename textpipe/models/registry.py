@@ -72,22 +72,35 @@ class _Registration:
     fixed: Mapping[str, object] = field(default_factory=dict)
 
 
-_RECURRENT_OPTIONS = ("embedding_dim", "units", "num_layers", "dropout", "pooling")
-_BIDIRECTIONAL_OPTIONS = (*_RECURRENT_OPTIONS, "merge_mode")
+_RECURRENT_OPTIONS = (
+    "embedding_dim",
+    "units",
+    "num_layers",
+    "dropout",
+    "pooling",
+    "mixed_precision",
+)
+_BIDIRECTIONAL_OPTIONS = (
+    "embedding_dim",
+    "units",
+    "num_layers",
+    "dropout",
+    "pooling",
+    "merge_mode",
+    "mixed_precision",
+)
 
 
 def _recurrent(cell: str, description: str, *, bidirectional: bool) -> _Registration:
-    # One builder for the four: merge_mode None builds one direction, a mode builds two.
+    # One builder for lstm, gru, bilstm and bigru: merge_mode None builds one direction (a
+    # `bidirectional` flag beside merge_mode would let merge_mode be passed and ignored).
     return _Registration(
         "textpipe.models.recurrent",
         "build_recurrent",
         description,
         masked=True,
         recurrent=True,
-        options=(
-            *(_BIDIRECTIONAL_OPTIONS if bidirectional else _RECURRENT_OPTIONS),
-            "mixed_precision",
-        ),
+        options=_BIDIRECTIONAL_OPTIONS if bidirectional else _RECURRENT_OPTIONS,
         fixed={"cell": cell} if bidirectional else {"cell": cell, "merge_mode": None},
     )
 
