@@ -9,8 +9,11 @@ pipeline's `[train]` table, `--set train.model=examples/custom_cell.py:build` on
     model = build_model("examples/custom_cell.py:build", vocab_size=20_000, length=256,
                         num_classes=2)
 
-textpipe loads this file as a module (once per process), calls `build` with the shared
-hyperparameters, and trains, saves and evaluates the model like any zoo model. The steps:
+textpipe reads the model options `build` takes from its signature (here `embedding_dim` and
+`units`: `--units 32` changes the model, `--kernel-size 3` is refused as an option it does not
+use; a builder with `**kwargs` takes them all), loads this file as a module (once per process),
+calls `build` with them, and trains, saves and evaluates the model like any zoo model. The
+steps:
 
 1. A cell is one step of a recurrence: given one token's vector and the state left by the
    previous token, it returns an output and the new state. `MinimalRNNCell` below is
@@ -98,9 +101,8 @@ def build(
     vocab_size: int,
     length: int,
     num_classes: int,
-    embedding_dim: int = 64,
-    units: int = 64,
-    **_ignored: Any,
+    embedding_dim: int,
+    units: int,
 ) -> keras.Model:
     """Builds Embedding(mask_zero) -> RNN(MinimalRNNCell) -> Dense(units, relu) -> logits.
 
@@ -110,8 +112,6 @@ def build(
         num_classes: 2 gives one logit, more give one logit per class.
         embedding_dim: Width of the token embedding.
         units: Width of the recurrent state and of the hidden Dense layer.
-        **_ignored: The other shared hyperparameters (dropout, pooling, ...), which this model
-            does not use. Accepting them lets textpipe pass every hyperparameter to any builder.
 
     Returns:
         An uncompiled `keras.Model` mapping `(batch, steps)` int32 token ids to logits.

@@ -91,7 +91,7 @@ def pipeline_model(config: PipelineConfig, views: list[StageView]) -> tuple[kera
     """The pipeline's trained model when its train artifact is built, else the model its
     parameters describe (untrained), with a line saying which."""
     from textpipe.backend import load_keras
-    from textpipe.models import build_model
+    from textpipe.models import build_model, select_model_options
     from textpipe.stages.train import load_trained_model
 
     load_keras()
@@ -111,7 +111,7 @@ def pipeline_model(config: PipelineConfig, views: list[StageView]) -> tuple[kera
         vocab_size=vocab_size,
         length=config.encode.length,
         num_classes=num_classes,
-        **config.train.model_options(),
+        **select_model_options(config.train.model, config.train.model_options()),
     )
     note = (
         f"built from the preset (vocabulary {vocab_size:,} ids"

@@ -119,7 +119,8 @@ def test_ambiguous_column_lists_the_candidates(tmp_path: Path) -> None:
     path = tmp_path / "d.csv"
     path.write_text("text,review,label\na,b,1\nc,d,0\n")
     with pytest.raises(
-        InputError, match=r"Ambiguous text column in train split: text, review\. Pass download.text_column"
+        InputError,
+        match=r"Ambiguous text column in train split: text, review\. Pass download.text_column",
     ):
         run(path)
     assert run(path, text_column="review").artifact.stats["columns"]["text"] == "review"

@@ -6,7 +6,6 @@ import keras
 from keras import layers
 
 from textpipe.models.head import classifier_head, functional_model, layer_dtype, token_input
-from textpipe.models.hyperparameters import validate_hyperparameters
 from textpipe.models.layers import MaskedMaxPooling, PaddingMask, ZeroMaskedSteps
 
 
@@ -15,21 +14,11 @@ def build_cnn(
     vocab_size: int,
     length: int,
     num_classes: int,
-    embedding_dim: int = 64,
-    units: int = 64,
-    num_layers: int = 1,
-    dropout: float = 0.0,
-    pooling: str = "last",
-    merge_mode: str = "concat",
-    bigrams: bool = False,
-    bigram_buckets: int = 100_000,
-    ngram_order: int = 3,
-    ngram_buckets: int = 2**21,
-    ngram_hidden: bool = False,
-    num_heads: int = 2,
-    kernel_size: int = 5,
-    use_cudnn: str | bool = "auto",
-    mixed_precision: bool = False,
+    embedding_dim: int,
+    units: int,
+    dropout: float,
+    kernel_size: int,
+    mixed_precision: bool,
 ) -> keras.Model:
     """Builds Embedding(mask_zero) -> zero padded steps -> Conv1D -> masked max -> Dense -> logits.
 
@@ -39,32 +28,17 @@ def build_cnn(
 
     Args:
         vocab_size: Number of token ids, padding id 0 included.
-        length: Ignored: the model accepts any number of steps.
+        length: Unused: the model accepts any number of steps.
         num_classes: 2 gives one logit, more give one logit per class.
         embedding_dim: Width of the token embedding.
         units: Number of convolution filters and width of the hidden Dense layer.
-        num_layers: Ignored.
         dropout: Dropout rate after the hidden Dense layer.
-        pooling: Ignored (always masked max pooling).
-        merge_mode: Ignored.
-        bigrams: Ignored.
-        bigram_buckets: Ignored.
-        ngram_order: Ignored.
-        ngram_buckets: Ignored.
-        ngram_hidden: Ignored.
-        num_heads: Ignored.
         kernel_size: Width of the convolution window, in tokens.
-        use_cudnn: Ignored.
         mixed_precision: Compute in float16 with float32 variables and float32 logits.
 
     Returns:
         An uncompiled `keras.Model` mapping `(batch, steps)` int32 token ids to logits.
-
-    Raises:
-        ConfigError: If a hyperparameter value is invalid.
     """
-    # Every argument, read before any other local exists.
-    validate_hyperparameters(locals(), model="cnn")
     dtype = layer_dtype(mixed_precision)
     token_ids = token_input(None)
     padding_mask = PaddingMask(name="padding_mask")(token_ids)

@@ -6,7 +6,6 @@ import keras
 from keras import layers
 
 from textpipe.models.head import classifier_head, functional_model, layer_dtype, token_input
-from textpipe.models.hyperparameters import validate_hyperparameters
 
 
 def build_mlp(
@@ -14,21 +13,10 @@ def build_mlp(
     vocab_size: int,
     length: int,
     num_classes: int,
-    embedding_dim: int = 64,
-    units: int = 64,
-    num_layers: int = 1,
-    dropout: float = 0.0,
-    pooling: str = "last",
-    merge_mode: str = "concat",
-    bigrams: bool = False,
-    bigram_buckets: int = 100_000,
-    ngram_order: int = 3,
-    ngram_buckets: int = 2**21,
-    ngram_hidden: bool = False,
-    num_heads: int = 2,
-    kernel_size: int = 5,
-    use_cudnn: str | bool = "auto",
-    mixed_precision: bool = False,
+    embedding_dim: int,
+    units: int,
+    dropout: float,
+    mixed_precision: bool,
 ) -> keras.Model:
     """Builds Embedding -> Flatten -> Dense(units, relu) -> [Dropout] -> logits.
 
@@ -42,28 +30,12 @@ def build_mlp(
         num_classes: 2 gives one logit, more give one logit per class.
         embedding_dim: Width of the token embedding.
         units: Width of the hidden Dense layer.
-        num_layers: Ignored.
         dropout: Dropout rate after the hidden layer.
-        pooling: Ignored.
-        merge_mode: Ignored.
-        bigrams: Ignored.
-        bigram_buckets: Ignored.
-        ngram_order: Ignored.
-        ngram_buckets: Ignored.
-        ngram_hidden: Ignored.
-        num_heads: Ignored.
-        kernel_size: Ignored.
-        use_cudnn: Ignored.
         mixed_precision: Compute in float16 with float32 variables and float32 logits.
 
     Returns:
         An uncompiled `keras.Model` mapping `(batch, length)` int32 token ids to logits.
-
-    Raises:
-        ConfigError: If a hyperparameter value is invalid.
     """
-    # Every argument, read before any other local exists.
-    validate_hyperparameters(locals(), model="mlp")
     dtype = layer_dtype(mixed_precision)
     token_ids = token_input(length)
     embedded = layers.Embedding(vocab_size, embedding_dim, dtype=dtype, name="embedding")(token_ids)

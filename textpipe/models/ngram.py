@@ -13,7 +13,6 @@ from __future__ import annotations
 import keras
 
 from textpipe.models.head import classifier_head, functional_model, token_input
-from textpipe.models.hyperparameters import validate_hyperparameters
 from textpipe.models.layers import HashedNgrams, NaiveBayesBag
 
 
@@ -22,21 +21,13 @@ def build_ngram(
     vocab_size: int,
     length: int,
     num_classes: int,
-    embedding_dim: int = 64,
-    units: int = 64,
-    num_layers: int = 1,
-    dropout: float = 0.0,
-    pooling: str = "last",
-    merge_mode: str = "concat",
-    bigrams: bool = False,
-    bigram_buckets: int = 100_000,
-    ngram_order: int = 3,
-    ngram_buckets: int = 2**21,
-    ngram_hidden: bool = False,
-    num_heads: int = 2,
-    kernel_size: int = 5,
-    use_cudnn: str | bool = "auto",
-    mixed_precision: bool = False,
+    embedding_dim: int,
+    units: int,
+    dropout: float,
+    ngram_order: int,
+    ngram_buckets: int,
+    ngram_hidden: bool,
+    mixed_precision: bool,
 ) -> keras.Model:
     """Builds hashed binary n-grams -> naive-Bayes-scaled sum -> logits (or a hidden layer).
 
@@ -50,34 +41,21 @@ def build_ngram(
 
     Args:
         vocab_size: Number of token ids, padding id 0 included.
-        length: Ignored: the model accepts any number of steps.
+        length: Unused: the model accepts any number of steps.
         num_classes: 2 gives one logit, more give one logit per class.
         embedding_dim: Width of the n-gram vectors, with `ngram_hidden` only.
         units: Width of the hidden Dense layer, with `ngram_hidden` only.
-        num_layers: Ignored.
         dropout: Rate at which whole n-grams are dropped in training; with `ngram_hidden` also
             the dropout after the hidden layer.
-        pooling: Ignored.
-        merge_mode: Ignored.
-        bigrams: Ignored (n-grams come from `ngram_order`).
-        bigram_buckets: Ignored.
         ngram_order: The longest n-gram: 1 words, 2 words and bigrams, 3 up to trigrams.
         ngram_buckets: Number of n-gram ids hashed into; the weights have one more row (0).
         ngram_hidden: Whether to add the hidden layer.
-        num_heads: Ignored.
-        kernel_size: Ignored.
-        use_cudnn: Ignored.
         mixed_precision: The hidden layer computes in float16; the n-gram sums and the logits
             stay float32.
 
     Returns:
         An uncompiled `keras.Model` mapping `(batch, steps)` int32 token ids to logits.
-
-    Raises:
-        ConfigError: If a hyperparameter value is invalid.
     """
-    # Every argument, read before any other local exists.
-    validate_hyperparameters(locals(), model="ngram")
     outputs = 1 if num_classes == 2 else num_classes
     token_ids = token_input(None)
     ngram_ids = HashedNgrams(vocab_size, ngram_order, ngram_buckets, name="hashed_ngrams")(

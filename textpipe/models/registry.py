@@ -1,40 +1,41 @@
-"""The model registry: names of the zoo's builders, and loading of custom builders.
+"""The model registry: the zoo's builders, the model options each uses, and building a model.
 
 Importable without Keras: each family module (and with it Keras and its backend) is imported
 only when one of its builders is asked for, so `textpipe --help` stays fast.
 
 A model spec is either a registered name (`lstm`) or a custom builder, `path/to/file.py:function`
-or `package.module:function`. A builder is a function taking the shared keyword-only
-hyperparameters (see `textpipe.models.hyperparameters`) and returning an uncompiled
-`keras.Model` that maps int32 token ids (padding id 0) to logits: one logit for 2 classes,
-one per class for more.
+or `package.module:function` (see `textpipe.models.custom`). A builder is a function taking
+keyword-only `vocab_size`, `length`, `num_classes` and the model options it uses (a subset of
+`textpipe.config.MODEL_OPTION_NAMES`, whose defaults, ranges and choices live in
+`TrainParams`), and returning an uncompiled `keras.Model` that maps int32 token ids (padding
+id 0) to logits: one logit for 2 classes, one per class for more.
+
+Each registration names the options its builder uses, so an option a model does not use is
+refused (`select_model_options`) instead of silently changing a cache key.
 """
 
 from __future__ import annotations
 
 import difflib
-import hashlib
 import importlib
-import importlib.util
-import inspect
-import re
-import sys
-from collections.abc import Callable
-from dataclasses import dataclass
+import numbers
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from textpipe.config import MODEL_OPTION_NAMES, TrainParams
 from textpipe.errors import ConfigError
-from textpipe.models.hyperparameters import DEFAULT_HYPERPARAMETERS, resolve_hyperparameters
+from textpipe.models.custom import (
+    CUSTOM_SPEC_FORMAT,
+    builder_options,
+    is_custom_spec,
+    load_builder,
+    split_custom_spec,
+)
 
 if TYPE_CHECKING:
     import keras
-
-CUSTOM_SPEC_FORMAT = "path/to/file.py:function"
-
-# Custom builder files are loaded as modules named with this prefix, one per resolved file path.
-_CUSTOM_MODULE_PREFIX = "textpipe_custom_model"
 
 
 @dataclass(frozen=True)
@@ -48,21 +49,60 @@ class ModelInfo:
             prediction however much padding follows it.
         recurrent: Whether the model runs recurrent layers, which are slow on a CPU and fast
             with cuDNN on a GPU when the input is right-padded.
+        options: The model options it uses, in `MODEL_OPTION_NAMES` order.
     """
 
     name: str
     description: str
     masked: bool
     recurrent: bool
+    options: tuple[str, ...]
 
 
 @dataclass(frozen=True)
 class _Registration:
+    """A zoo model: its builder, the options the builder uses, and arguments fixed for it."""
+
     module: str
     function: str
     description: str
     masked: bool
     recurrent: bool
+    options: tuple[str, ...]
+    fixed: Mapping[str, object] = field(default_factory=dict)
+
+
+_RECURRENT_OPTIONS = (
+    "embedding_dim",
+    "units",
+    "num_layers",
+    "dropout",
+    "pooling",
+    "mixed_precision",
+)
+_BIDIRECTIONAL_OPTIONS = (
+    "embedding_dim",
+    "units",
+    "num_layers",
+    "dropout",
+    "pooling",
+    "merge_mode",
+    "mixed_precision",
+)
+
+
+def _recurrent(cell: str, description: str, *, bidirectional: bool) -> _Registration:
+    # One builder for lstm, gru, bilstm and bigru: merge_mode None builds one direction (a
+    # `bidirectional` flag beside merge_mode would let merge_mode be passed and ignored).
+    return _Registration(
+        "textpipe.models.recurrent",
+        "build_recurrent",
+        description,
+        masked=True,
+        recurrent=True,
+        options=_BIDIRECTIONAL_OPTIONS if bidirectional else _RECURRENT_OPTIONS,
+        fixed={"cell": cell} if bidirectional else {"cell": cell, "merge_mode": None},
+    )
 
 
 _REGISTRY: dict[str, _Registration] = {
@@ -72,48 +112,34 @@ _REGISTRY: dict[str, _Registration] = {
         "Mean of word embeddings, optionally with hashed bigrams (fastText)",
         masked=True,
         recurrent=False,
+        options=(
+            "embedding_dim",
+            "units",
+            "dropout",
+            "bigrams",
+            "bigram_buckets",
+            "mixed_precision",
+        ),
     ),
-    "bigru": _Registration(
-        "textpipe.models.recurrent",
-        "build_bigru",
-        "Bidirectional GRU layers",
-        masked=True,
-        recurrent=True,
-    ),
-    "bilstm": _Registration(
-        "textpipe.models.recurrent",
-        "build_bilstm",
-        "Bidirectional LSTM layers",
-        masked=True,
-        recurrent=True,
-    ),
+    "bigru": _recurrent("gru", "Bidirectional GRU layers", bidirectional=True),
+    "bilstm": _recurrent("lstm", "Bidirectional LSTM layers", bidirectional=True),
     "cnn": _Registration(
         "textpipe.models.conv",
         "build_cnn",
         "1D convolution over the embeddings, max-pooled over the real tokens",
         masked=True,
         recurrent=False,
+        options=("embedding_dim", "units", "dropout", "kernel_size", "mixed_precision"),
     ),
-    "gru": _Registration(
-        "textpipe.models.recurrent",
-        "build_gru",
-        "GRU layers",
-        masked=True,
-        recurrent=True,
-    ),
-    "lstm": _Registration(
-        "textpipe.models.recurrent",
-        "build_lstm",
-        "LSTM layers",
-        masked=True,
-        recurrent=True,
-    ),
+    "gru": _recurrent("gru", "GRU layers", bidirectional=False),
+    "lstm": _recurrent("lstm", "LSTM layers", bidirectional=False),
     "mlp": _Registration(
         "textpipe.models.dense",
         "build_mlp",
         "Flattened embeddings of every position into a dense layer; not masked (the baseline)",
         masked=False,
         recurrent=False,
+        options=("embedding_dim", "units", "dropout", "mixed_precision"),
     ),
     "ngram": _Registration(
         "textpipe.models.ngram",
@@ -121,6 +147,15 @@ _REGISTRY: dict[str, _Registration] = {
         "Naive-Bayes-scaled logistic regression over hashed word n-grams (NB-LR)",
         masked=True,
         recurrent=False,
+        options=(
+            "embedding_dim",
+            "units",
+            "dropout",
+            "ngram_order",
+            "ngram_buckets",
+            "ngram_hidden",
+            "mixed_precision",
+        ),
     ),
     "transformer": _Registration(
         "textpipe.models.transformer",
@@ -128,6 +163,7 @@ _REGISTRY: dict[str, _Registration] = {
         "Transformer encoder blocks with learned positions, mean-pooled",
         masked=True,
         recurrent=False,
+        options=("embedding_dim", "units", "num_layers", "dropout", "num_heads", "mixed_precision"),
     ),
 }
 
@@ -144,22 +180,11 @@ def list_models() -> list[ModelInfo]:
     return [_info(name) for name in MODEL_NAMES]
 
 
-def is_custom_spec(spec: str) -> bool:
-    """Tells a custom builder spec (`file.py:function`, `module:function`) from a model name.
-
-    Args:
-        spec: A model spec.
-
-    Returns:
-        Whether `spec` names a custom builder rather than a registered model.
-    """
-    return ":" in spec
-
-
 def model_info(spec: str) -> ModelInfo:
     """Describes a registered model or a custom builder, without importing either.
 
-    A custom builder's properties are unknown, so it is assumed to be masked and not recurrent.
+    A custom builder's properties are unknown, so it is assumed to be masked and not recurrent;
+    its options are read from its source (see `model_options`).
 
     Args:
         spec: A registered name, `path/to/file.py:function` or `package.module:function`.
@@ -168,94 +193,116 @@ def model_info(spec: str) -> ModelInfo:
         The model's ModelInfo.
 
     Raises:
-        ConfigError: If `spec` is neither a registered name nor a well-formed custom spec.
+        ConfigError: If `spec` is neither a registered name nor a custom spec whose file or
+            module exists.
     """
     if is_custom_spec(spec):
-        target, _ = _split_custom_spec(spec)
+        target, _ = split_custom_spec(spec)
         return ModelInfo(
             name=spec,
             description=f"custom builder from {target}",
             masked=True,
             recurrent=False,
+            options=builder_options(spec),
         )
     _check_registered(spec)
     return _info(spec)
 
 
-def get_builder(spec: str) -> Callable[..., keras.Model]:
-    """Returns the builder function of a registered model or of a custom builder.
+def model_options(spec: str) -> tuple[str, ...]:
+    """The model options a model uses.
 
-    A custom builder file is loaded once per process, as a module named after its resolved
-    path, so that Keras custom objects it registers (`register_keras_serializable`) stay
-    registered and a saved model that uses them loads.
-
-    Args:
-        spec: A registered name (`lstm`), `path/to/file.py:function` (relative to the current
-            directory) or `package.module:function` (importable from `sys.path`).
-
-    Returns:
-        The builder: a function taking the shared keyword-only hyperparameters and returning an
-        uncompiled `keras.Model`.
-
-    Raises:
-        ConfigError: If the name is unknown, or the file, module or function is missing.
-    """
-    if not is_custom_spec(spec):
-        _check_registered(spec)
-        registration = _REGISTRY[spec]
-        module = importlib.import_module(registration.module)
-        return getattr(module, registration.function)
-
-    target, function_name = _split_custom_spec(spec)
-    if _looks_like_path(target):
-        module = _load_file(Path(target), spec=spec)
-    else:
-        module = _import_module(target, spec=spec)
-    builder = getattr(module, function_name, None)
-    if builder is None or not callable(builder):
-        functions = sorted(
-            name
-            for name, value in vars(module).items()
-            if inspect.isfunction(value)
-            and value.__module__ == module.__name__
-            and not name.startswith("_")
-        )
-        found = f"Functions there: {', '.join(functions)}." if functions else "It defines none."
-        raise ConfigError(
-            f"Model builder '{function_name}' not found in {target} (model spec '{spec}'). {found}"
-        )
-    return builder
-
-
-def build_model(spec: str, **hyperparameters: Any) -> keras.Model:
-    """Builds an uncompiled model from its spec and hyperparameters.
-
-    Unknown names, missing required hyperparameters and invalid values are reported together.
-    Hyperparameters not given take the shared defaults. A custom builder without `**kwargs`
-    receives only the hyperparameters its signature names; giving it one it does not accept
-    (other than at its default value) is an error.
+    For a custom builder, its keyword names that are model options, read from its source
+    without running it; every option when it takes `**kwargs` or cannot be read statically.
 
     Args:
         spec: A registered name, `path/to/file.py:function` or `package.module:function`.
-        **hyperparameters: The shared keyword-only hyperparameters: `vocab_size`, `length`,
-            `num_classes` (required), `embedding_dim`, `units`, `num_layers`, `dropout`,
-            `pooling`, `merge_mode`, `bigrams`, `bigram_buckets`, `ngram_order`,
-            `ngram_buckets`, `ngram_hidden`, `num_heads`, `kernel_size`,
-            `use_cudnn`, `mixed_precision`.
+
+    Returns:
+        Option names, in `textpipe.config.MODEL_OPTION_NAMES` order.
+
+    Raises:
+        ConfigError: If the name is unknown, or a custom builder's file or module is missing.
+    """
+    return model_info(spec).options
+
+
+def select_model_options(spec: str, options: Mapping[str, object]) -> dict[str, object]:
+    """The model options a model uses, out of every option's value.
+
+    An option the model does not use is dropped when it has its default value (it changes
+    nothing) and refused otherwise, so that it can neither be silently ignored nor change a
+    cache key. Options the model uses but `options` lacks take their defaults.
+
+    Args:
+        spec: A registered name, `path/to/file.py:function` or `package.module:function`.
+        options: Model option name to value, as `TrainParams.model_options()` gives them.
+
+    Returns:
+        The options the model uses, in `MODEL_OPTION_NAMES` order.
+
+    Raises:
+        ConfigError: If an option is unknown, or one the model does not use differs from its
+            default; one line per option, all at once.
+    """
+    _check_option_names(spec, options)
+    used = model_options(spec)
+    problems = _unused_problems(spec, used, options)
+    if problems:
+        raise ConfigError("\n".join(problems))
+    return _with_defaults(used, options)
+
+
+def build_model(
+    spec: str, *, vocab_size: int, length: int, num_classes: int, **options: Any
+) -> keras.Model:
+    """Builds an uncompiled model from its spec, sizes and model options.
+
+    Everything is checked before the builder's module (and Keras) is imported, and every
+    problem is reported at once: the sizes, each option's value against `TrainParams`, and
+    options the model does not use (refused unless at their default, as in
+    `select_model_options`). Options not given take their `TrainParams` defaults. The builder
+    receives the options it uses only; a custom builder, those its signature names (all of
+    them when it takes `**kwargs`).
+
+    Args:
+        spec: A registered name, `path/to/file.py:function` or `package.module:function`.
+        vocab_size: Number of token ids, padding id 0 included.
+        length: Number of token ids per review in the encoded data.
+        num_classes: Number of classes, at least 2.
+        **options: Model options (`textpipe models` lists which each model uses).
 
     Returns:
         An uncompiled `keras.Model` mapping `(batch, steps)` int32 token ids to logits.
 
     Raises:
-        ConfigError: If the spec or a hyperparameter is invalid.
+        ConfigError: If the spec, a size or an option is invalid.
     """
-    # Name and hyperparameters are checked before the builder's import, which loads Keras.
-    model_info(spec)
-    resolved = resolve_hyperparameters(hyperparameters, model=spec)
-    builder = get_builder(spec)
+    _check_option_names(spec, options)
+    problems = [
+        f"Invalid {name} for model '{spec}': {message}."
+        for name, value in (("vocab_size", vocab_size), ("length", length))
+        if (message := _check_size(value, minimum=1)) is not None
+    ]
+    if (message := _check_size(num_classes, minimum=2)) is not None:
+        problems.append(f"Invalid num_classes for model '{spec}': {message}.")
+    for name, value in options.items():
+        if (message := TrainParams.check_field(name, value)) is not None:
+            problems.append(f"Invalid {name} for model '{spec}': {message}.")
+    used = model_options(spec)
+    problems += _unused_problems(spec, used, options)
+    if problems:
+        raise ConfigError("\n".join(problems))
+    selected = _with_defaults(used, options)
     if is_custom_spec(spec):
-        resolved = _arguments_accepted_by(builder, resolved, given=hyperparameters, spec=spec)
-    return builder(**resolved)
+        builder, fixed = load_builder(spec), {}
+    else:
+        registration = _REGISTRY[spec]
+        module = importlib.import_module(registration.module)
+        builder, fixed = getattr(module, registration.function), registration.fixed
+    return builder(
+        vocab_size=vocab_size, length=length, num_classes=num_classes, **fixed, **selected
+    )
 
 
 def load_model(path: str | Path, *, spec: str | None = None) -> keras.Model:
@@ -273,14 +320,14 @@ def load_model(path: str | Path, *, spec: str | None = None) -> keras.Model:
         The model, compiled if it was saved compiled.
 
     Raises:
-        ConfigError: If `spec` is invalid, as in `get_builder`.
+        ConfigError: If `spec` is an invalid custom spec, as in `custom.load_builder`.
     """
     import keras
 
     import textpipe.models.layers  # noqa: F401  (registers textpipe's custom layers)
 
     if spec is not None and is_custom_spec(spec):
-        get_builder(spec)
+        load_builder(spec)
     return keras.saving.load_model(path)
 
 
@@ -291,6 +338,7 @@ def _info(name: str) -> ModelInfo:
         description=registration.description,
         masked=registration.masked,
         recurrent=registration.recurrent,
+        options=tuple(name for name in MODEL_OPTION_NAMES if name in registration.options),
     )
 
 
@@ -305,96 +353,51 @@ def _check_registered(name: str) -> None:
     )
 
 
-def _split_custom_spec(spec: str) -> tuple[str, str]:
-    # rpartition, so that a Windows drive letter (C:\models\mine.py:build) stays in the path.
-    target, _, function_name = spec.rpartition(":")
-    if not target or not function_name.isidentifier():
+def _check_option_names(spec: str, options: Mapping[str, object]) -> None:
+    unknown = [name for name in options if name not in MODEL_OPTION_NAMES]
+    if unknown:
+        listed = ", ".join(repr(name) for name in unknown)
+        plural = "s" if len(unknown) > 1 else ""
         raise ConfigError(
-            f"Invalid model spec '{spec}'. Expected a model name ({', '.join(MODEL_NAMES)}), "
-            f"{CUSTOM_SPEC_FORMAT} or package.module:function."
+            f"Unknown model option{plural} {listed} for model '{spec}'. "
+            f"Model options: {', '.join(MODEL_OPTION_NAMES)}."
         )
-    return target, function_name
 
 
-def _looks_like_path(target: str) -> bool:
-    return target.endswith(".py") or "/" in target or "\\" in target
+def _with_defaults(used: tuple[str, ...], options: Mapping[str, object]) -> dict[str, object]:
+    defaults = TrainParams.defaults()
+    return {name: options.get(name, defaults[name]) for name in used}
 
 
-def _load_file(path: Path, *, spec: str) -> ModuleType:
-    if not path.is_file():
-        raise ConfigError(
-            f"Model file '{path}' not found (model spec '{spec}'). "
-            f"Pass {CUSTOM_SPEC_FORMAT} with a path relative to the current directory."
-        )
-    resolved = path.resolve()
-    module_name = _module_name_for(resolved)
-    if module_name in sys.modules:
-        # Executing the file again would register its Keras objects a second time.
-        return sys.modules[module_name]
-    module_spec = importlib.util.spec_from_file_location(module_name, resolved)
-    if module_spec is None or module_spec.loader is None:
-        raise ConfigError(f"Cannot load '{path}' as Python (model spec '{spec}').")
-    module = importlib.util.module_from_spec(module_spec)
-    # Registered before executing, as `import` does, so that code in the file that looks its
-    # own module up (dataclasses, pickle, Keras deserialization) finds it.
-    sys.modules[module_name] = module
-    try:
-        module_spec.loader.exec_module(module)
-    except Exception as error:
-        del sys.modules[module_name]
-        raise ConfigError(
-            f"Loading model file '{path}' failed: {type(error).__name__}: {error}"
-        ) from error
-    return module
-
-
-def _module_name_for(path: Path) -> str:
-    stem = re.sub(r"\W", "_", path.stem)
-    digest = hashlib.sha256(str(path).encode()).hexdigest()[:12]
-    return f"{_CUSTOM_MODULE_PREFIX}_{stem}_{digest}"
-
-
-def _import_module(name: str, *, spec: str) -> ModuleType:
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as error:
-        if error.name is not None and (name == error.name or name.startswith(f"{error.name}.")):
-            raise ConfigError(
-                f"Model module '{name}' not found (model spec '{spec}'). Pass "
-                f"{CUSTOM_SPEC_FORMAT}, or package.module:function with the package importable."
-            ) from error
-        raise ConfigError(
-            f"Importing model module '{name}' failed: {type(error).__name__}: {error}"
-        ) from error
-    except Exception as error:
-        raise ConfigError(
-            f"Importing model module '{name}' failed: {type(error).__name__}: {error}"
-        ) from error
-
-
-def _arguments_accepted_by(
-    builder: Callable[..., Any],
-    resolved: dict[str, Any],
-    *,
-    given: dict[str, Any],
-    spec: str,
-) -> dict[str, Any]:
-    try:
-        parameters = inspect.signature(builder).parameters
-    except (TypeError, ValueError):
-        return resolved
-    if any(parameter.kind is inspect.Parameter.VAR_KEYWORD for parameter in parameters.values()):
-        return resolved
-    accepted = {name: value for name, value in resolved.items() if name in parameters}
-    refused = [
-        name
-        for name, value in given.items()
-        if name not in parameters and DEFAULT_HYPERPARAMETERS.get(name, object()) != value
+def _unused_problems(spec: str, used: tuple[str, ...], options: Mapping[str, object]) -> list[str]:
+    """One line per option the model does not use whose value is not its default."""
+    defaults = TrainParams.defaults()
+    listed = ", ".join(used) or "none"
+    return [
+        f"train.{name} = {_as_written(value)}: model '{spec}' does not use it "
+        f"(its options: {listed})."
+        for name, value in options.items()
+        if name not in used and not _same_value(value, defaults[name])
     ]
-    if refused:
-        raise ConfigError(
-            f"Model builder '{spec}' does not accept {', '.join(refused)}. It accepts: "
-            f"{', '.join(name for name in parameters)}. Add **kwargs to its signature to "
-            "accept and ignore the others."
-        )
-    return accepted
+
+
+def _same_value(value: object, default: object) -> bool:
+    # 1 == True in Python, but `bigrams = 1` is not the default `false`.
+    return value == default and isinstance(value, bool) == isinstance(default, bool)
+
+
+def _as_written(value: object) -> str:
+    """A value as it is written in a preset or a `--set`: true, 3, 0.5, "max"."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f'"{value}"'
+    return repr(value)
+
+
+def _check_size(value: object, *, minimum: int) -> str | None:
+    # bool is an int subclass, but `num_classes=True` is a mistake, not 1.
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= minimum:
+        return None
+    expected = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+    return f"expected {expected}, got {value!r}"

@@ -7,7 +7,6 @@ from keras import layers
 
 from textpipe.errors import ConfigError
 from textpipe.models.head import classifier_head, functional_model, layer_dtype, token_input
-from textpipe.models.hyperparameters import validate_hyperparameters
 from textpipe.models.layers import MaskedMeanPooling, PaddingMask, PositionEmbedding
 
 
@@ -16,21 +15,12 @@ def build_transformer(
     vocab_size: int,
     length: int,
     num_classes: int,
-    embedding_dim: int = 64,
-    units: int = 64,
-    num_layers: int = 1,
-    dropout: float = 0.0,
-    pooling: str = "last",
-    merge_mode: str = "concat",
-    bigrams: bool = False,
-    bigram_buckets: int = 100_000,
-    ngram_order: int = 3,
-    ngram_buckets: int = 2**21,
-    ngram_hidden: bool = False,
-    num_heads: int = 2,
-    kernel_size: int = 5,
-    use_cudnn: str | bool = "auto",
-    mixed_precision: bool = False,
+    embedding_dim: int,
+    units: int,
+    num_layers: int,
+    dropout: float,
+    num_heads: int,
+    mixed_precision: bool,
 ) -> keras.Model:
     """Builds token + position embeddings -> encoder blocks -> masked mean -> Dense -> logits.
 
@@ -48,16 +38,7 @@ def build_transformer(
         units: Width of the feed-forward networks' hidden layer and of the hidden Dense layer.
         num_layers: Number of encoder blocks.
         dropout: Dropout rate after the hidden Dense layer.
-        pooling: Ignored (always the masked mean).
-        merge_mode: Ignored.
-        bigrams: Ignored.
-        bigram_buckets: Ignored.
-        ngram_order: Ignored.
-        ngram_buckets: Ignored.
-        ngram_hidden: Ignored.
         num_heads: Number of attention heads, each of width `embedding_dim // num_heads`.
-        kernel_size: Ignored.
-        use_cudnn: Ignored.
         mixed_precision: Compute in float16 with float32 variables and float32 logits.
 
     Returns:
@@ -65,13 +46,11 @@ def build_transformer(
         `steps <= length`.
 
     Raises:
-        ConfigError: If a hyperparameter value is invalid.
+        ConfigError: If `embedding_dim` is not a multiple of `num_heads`.
     """
-    # Every argument, read before any other local exists.
-    validate_hyperparameters(locals(), model="transformer")
     if embedding_dim % num_heads:
         raise ConfigError(
-            f"Invalid hyperparameters for model 'transformer': embedding_dim ({embedding_dim}) "
+            f"Invalid options for model 'transformer': embedding_dim ({embedding_dim}) "
             f"must be a multiple of num_heads ({num_heads})."
         )
     dtype = layer_dtype(mixed_precision)

@@ -8,8 +8,6 @@ An interrupted run keeps a checkpoint of its last completed epoch beside the sto
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
 import json
 import os
 import shutil
@@ -22,6 +20,7 @@ from textpipe.artifacts import Artifact, Outcome, Store, write_text_atomic
 from textpipe.backend import backend_name, describe_device, has_gpu, load_keras
 from textpipe.config import MODEL_OPTION_NAMES, TrainParams
 from textpipe.errors import ArtifactError, ConfigError, InputError
+from textpipe.models.custom import model_fingerprint, resolve_custom_spec
 from textpipe.progress import Progress, or_silent
 from textpipe.stages.base import KeyParts, Stage
 from textpipe.stages.encode import Encoded
@@ -34,30 +33,6 @@ MODEL_FILE = "model.keras"
 HISTORY_FILE = "history.json"
 CHECKPOINT_FILE = "checkpoint.keras"
 STATE_FILE = "state.json"
-
-
-def model_fingerprint(spec: str) -> tuple[str, str | None]:
-    """The spec as it goes into the key, and the content hash of a custom builder's code.
-
-    A custom builder is keyed by its file name and function and by the sha256 of its source,
-    never by an absolute path: editing the file retrains, moving it does not.
-    """
-    from textpipe.models import is_custom_spec
-
-    if not is_custom_spec(spec):
-        return spec, None
-    target, _, function = spec.rpartition(":")
-    if target.endswith(".py") or "/" in target or os.sep in target:
-        path = Path(target)
-        if not path.is_file():
-            raise ConfigError(f"Model file {target!r} not found (from --model {spec}).")
-    else:
-        found = importlib.util.find_spec(target)
-        if found is None or found.origin is None:
-            raise ConfigError(f"Model module {target!r} not found (from --model {spec}).")
-        path = Path(found.origin)
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    return f"custom:{path.name}:{function}", f"sha256:{digest}"
 
 
 @dataclass(frozen=True)
@@ -104,15 +79,15 @@ class Trained:
 def model_key_parts(params: TrainParams) -> KeyParts:
     """The training parameters, the model's spec and the options it uses; a custom builder's
     code hash as an input. Options the model does not use never reach the key."""
-    from textpipe.models import model_info
+    from textpipe.models import select_model_options
 
-    model_info(params.model)  # an unknown model is refused before anything runs
     spec, code_hash = model_fingerprint(params.model)
     keyed = {
         name: value for name, value in params.key_params().items() if name not in MODEL_OPTION_NAMES
     }
     keyed["model"] = spec
-    keyed.update(params.model_options())
+    # an unknown model, or an option it does not use set to another value, is refused here
+    keyed.update(select_model_options(params.model, params.model_options()))
     return keyed, ({"model_code": code_hash} if code_hash else {}), None
 
 
@@ -124,18 +99,6 @@ STAGE = Stage(
     function="train",
     key_parts=model_key_parts,
 )
-
-
-def resolve_custom_spec(spec: str) -> str:
-    """A custom file spec with an absolute path, so the model loads from any directory."""
-    from textpipe.models import is_custom_spec
-
-    if not is_custom_spec(spec):
-        return spec
-    target, _, function = spec.rpartition(":")
-    if target.endswith(".py"):
-        return f"{Path(target).resolve()}:{function}"
-    return spec
 
 
 def _resolve_jit_compile(setting: str, info_recurrent: bool) -> bool:
@@ -385,7 +348,7 @@ def _fit(
     progress: Progress,
 ) -> dict[str, Any]:
 
-    from textpipe.models import build_model, load_model
+    from textpipe.models import build_model, load_model, select_model_options
     from textpipe.models.adapt import adaptable_layers
 
     keras = load_keras()
@@ -427,7 +390,7 @@ def _fit(
             vocab_size=data.vocab_size,
             length=data.length,
             num_classes=num_classes,
-            **params.model_options(),
+            **select_model_options(spec, params.model_options()),
         )
         compile_model(
             model,
