@@ -103,7 +103,8 @@ def test_stratified_sample_keeps_proportions() -> None:
         (
             ("text", "label"),
             {"text_column": "review"},
-            "Column 'review' not found in train split. Columns: text, label. Pass download.text_column.",
+            "Column 'review' not found in train split. Columns: text, label. "
+            "Pass download.text_column.",
         ),
         (("body", "stars"), {}, "No label column found"),
         (("text", "stars"), {"label_column": "label"}, "Column 'label' not found"),

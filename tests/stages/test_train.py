@@ -126,7 +126,7 @@ def test_without_resume_an_interrupted_run_starts_over(encoded_artifact) -> None
 def test_masked_recurrent_model_refuses_left_padding(sentiment_csv: Path) -> None:
     store = Store()
     left = encode_chain(sentiment_csv, store, strip_html=False, padding="pre")[2].artifact
-    with pytest.raises(ConfigError, match="encode.padding=post"):
+    with pytest.raises(ConfigError, match=r"encode\.padding=post"):
         train(encoded=left, params=params(model="lstm"), store=store)
     assert train(encoded=left, params=params(model="mlp", epochs=1), store=store).status == "built"
 
