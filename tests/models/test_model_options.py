@@ -211,3 +211,14 @@ def test_one_recurrent_builder_makes_each_registered_model(name, bidirectional):
     assert model.name == name
     wrapped = [layer for layer in model.layers if isinstance(layer, keras.layers.Bidirectional)]
     assert bool(wrapped) is bidirectional
+
+
+def test_ngram_uses_its_hidden_layer_options_only_with_the_hidden_layer() -> None:
+    from textpipe.config import TrainParams
+
+    plain = select_model_options("ngram", TrainParams(model="ngram").model_options())
+    assert "units" not in plain and "embedding_dim" not in plain and "dropout" in plain
+    with pytest.raises(ConfigError, match=r"train\.units = 8: model 'ngram' uses it only with"):
+        select_model_options("ngram", TrainParams(model="ngram", units=8).model_options())
+    hidden = TrainParams(model="ngram", units=8, ngram_hidden=True).model_options()
+    assert select_model_options("ngram", hidden)["units"] == 8

@@ -87,6 +87,12 @@ def _shown_default(value: Any) -> str | None:
     return str(value)
 
 
+def _models_using(option: str) -> list[str]:
+    from textpipe.models import list_models
+
+    return [info.name for info in list_models() if not option or option in info.options]
+
+
 def _option_for(cls: type[Params], item: dataclasses.Field) -> Callable[[Command], Command]:
     """The click option (or argument) of one schema field."""
     kind, optional = field_types(cls)[item.name]
@@ -99,6 +105,13 @@ def _option_for(cls: type[Params], item: dataclasses.Field) -> Callable[[Command
     if first_word.isalpha():  # not "mixed_float16 ..."
         help_text = help_text[:1].upper() + help_text[1:]
     shown = _shown_default(item.default)
+    if metadata.get("model"):
+        users = _models_using(item.name)
+        help_text += (
+            " All models."
+            if len(users) == len(_models_using(""))
+            else (f" Models: {', '.join(users)}.")
+        )
     if shown is not None:
         help_text += f"  [default: {shown}]"
     if kind is bool:

@@ -70,6 +70,8 @@ class _Registration:
     recurrent: bool
     options: tuple[str, ...]
     fixed: Mapping[str, object] = field(default_factory=dict)
+    # option -> (another option, the value under which the builder uses the first at all)
+    only_with: Mapping[str, tuple[str, object]] = field(default_factory=dict)
 
 
 _RECURRENT_OPTIONS = (
@@ -156,6 +158,11 @@ _REGISTRY: dict[str, _Registration] = {
             "ngram_hidden",
             "mixed_precision",
         ),
+        only_with={
+            "embedding_dim": ("ngram_hidden", True),
+            "units": ("ngram_hidden", True),
+            "mixed_precision": ("ngram_hidden", True),
+        },
     ),
     "transformer": _Registration(
         "textpipe.models.transformer",
@@ -246,11 +253,29 @@ def select_model_options(spec: str, options: Mapping[str, object]) -> dict[str, 
             default; one line per option, all at once.
     """
     _check_option_names(spec, options)
-    used = model_options(spec)
+    used = _options_in_effect(spec, options)
     problems = _unused_problems(spec, used, options)
     if problems:
         raise ConfigError("\n".join(problems))
     return _with_defaults(used, options)
+
+
+def _options_in_effect(spec: str, options: Mapping[str, object]) -> tuple[str, ...]:
+    """The options a model uses with these values (ngram uses `units` only with
+    `ngram_hidden`, for instance)."""
+    used = model_options(spec)
+    if is_custom_spec(spec):
+        return used
+    defaults = TrainParams.defaults()
+    conditions = _REGISTRY[spec].only_with
+    return tuple(
+        name
+        for name in used
+        if name not in conditions
+        or _same_value(
+            options.get(conditions[name][0], defaults[conditions[name][0]]), conditions[name][1]
+        )
+    )
 
 
 def build_model(
@@ -289,11 +314,10 @@ def build_model(
     for name, value in options.items():
         if (message := TrainParams.check_field(name, value)) is not None:
             problems.append(f"Invalid {name} for model '{spec}': {message}.")
-    used = model_options(spec)
-    problems += _unused_problems(spec, used, options)
+    problems += _unused_problems(spec, _options_in_effect(spec, options), options)
     if problems:
         raise ConfigError("\n".join(problems))
-    selected = _with_defaults(used, options)
+    selected = _with_defaults(model_options(spec), options)
     if is_custom_spec(spec):
         builder, fixed = load_builder(spec), {}
     else:
@@ -373,12 +397,23 @@ def _unused_problems(spec: str, used: tuple[str, ...], options: Mapping[str, obj
     """One line per option the model does not use whose value is not its default."""
     defaults = TrainParams.defaults()
     listed = ", ".join(used) or "none"
-    return [
-        f"train.{name} = {_as_written(value)}: model '{spec}' does not use it "
-        f"(its options: {listed})."
-        for name, value in options.items()
-        if name not in used and not _same_value(value, defaults[name])
-    ]
+    conditions = {} if is_custom_spec(spec) else _REGISTRY[spec].only_with
+    problems = []
+    for name, value in options.items():
+        if name in used or _same_value(value, defaults[name]):
+            continue
+        if name in conditions:
+            other, needed = conditions[name]
+            problems.append(
+                f"train.{name} = {_as_written(value)}: model '{spec}' uses it only with "
+                f"train.{other} = {_as_written(needed)}."
+            )
+        else:
+            problems.append(
+                f"train.{name} = {_as_written(value)}: model '{spec}' does not use it "
+                f"(its options: {listed})."
+            )
+    return problems
 
 
 def _same_value(value: object, default: object) -> bool:
