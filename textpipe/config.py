@@ -342,6 +342,20 @@ class TrainParams(Params):
         """Every model option's value (the model uses some of them)."""
         return {name: getattr(self, name) for name in MODEL_OPTION_NAMES}
 
+    def problems(self, location: str | None = None) -> list[str]:
+        """Every invalid value, and every option set that the model does not use."""
+        errors = super().problems(location)
+        if errors:
+            return errors
+        from textpipe.models.registry import select_model_options  # Keras-free
+
+        try:
+            select_model_options(self.model, self.model_options())
+        except ConfigError as error:
+            prefix = f"{location}: " if location else ""
+            return [f"{prefix}{line}" for line in str(error).splitlines()]
+        return []
+
 
 MODEL_OPTION_NAMES: tuple[str, ...] = tuple(
     item.name for item in dataclasses.fields(TrainParams) if item.metadata.get("model")

@@ -64,7 +64,9 @@ def test_errors_are_one_line_with_exit_code_and_traceback_only_under_debug(
     assert result.output.strip().splitlines() == [
         f"Error: {tmp_path / 'missing'}: no such artifact directory."
     ]
-    result = runner.invoke(cli, ["vocab", str(tmp_path), "--size", "0"])
+    result = runner.invoke(cli, ["vocab", str(tmp_path), "--size", "0"])  # checked first
+    assert result.exit_code == 2 and "Error: --size: expected a positive integer" in result.output
+    result = runner.invoke(cli, ["vocab", str(tmp_path), "--size", "10"])
     assert result.exit_code == 1 and "not a textpipe artifact" in result.output
     debug = runner.invoke(cli, ["--debug", "normalize", str(tmp_path / "missing")])
     assert "Traceback" in debug.output and debug.exit_code == 1

@@ -53,8 +53,7 @@ def test_an_unused_option_that_is_set_is_refused_naming_the_parameter():
         select_model_options("lstm", {**ALL_DEFAULTS, "kernel_size": 3})
 
     assert str(raised.value) == (
-        "train.kernel_size = 3: model 'lstm' does not use it "
-        f"(its options: {', '.join(RECURRENT)})."
+        f"train.kernel_size=3: model 'lstm' does not use it (its options: {', '.join(RECURRENT)})."
     )
 
 
@@ -66,9 +65,9 @@ def test_every_unused_option_that_is_set_is_reported_at_once():
 
     lines = str(raised.value).splitlines()
     assert [line.split(":")[0] for line in lines] == [
-        'train.merge_mode = "sum"',
-        "train.bigrams = true",
-        "train.kernel_size = 3",
+        'train.merge_mode="sum"',
+        "train.bigrams=true",
+        "train.kernel_size=3",
     ]
 
 
@@ -94,12 +93,12 @@ def test_an_unused_default_does_not_change_the_selection():
 
 
 def test_a_boolean_is_not_its_integer_default():
-    with pytest.raises(ConfigError, match=r"train\.bigrams = 0"):
+    with pytest.raises(ConfigError, match=r"train\.bigrams=0"):
         select_model_options("lstm", {"bigrams": 0})
 
 
 def test_build_model_refuses_an_unused_option_as_select_does():
-    with pytest.raises(ConfigError, match=r"^train.num_heads = 4: model 'cnn' does not use it"):
+    with pytest.raises(ConfigError, match=r"^train.num_heads=4: model 'cnn' does not use it"):
         build_model("cnn", **SIZES, num_heads=4)
     # At its default it changes nothing, so it is accepted.
     assert build_model("cnn", **SIZES, num_heads=2, embedding_dim=4, units=4).name == "cnn"
@@ -128,7 +127,7 @@ def test_custom_builder_options_come_from_its_signature_without_running_it(tmp_p
     assert model_options(spec) == ("units", "dropout")
     assert select_model_options(spec, ALL_DEFAULTS) == {"units": 64, "dropout": 0.0}
     with pytest.raises(
-        ConfigError, match=r"train.kernel_size = 3: model .* \(its options: units, dropout\)"
+        ConfigError, match=r"train.kernel_size=3: model .* \(its options: units, dropout\)"
     ):
         select_model_options(spec, {**ALL_DEFAULTS, "kernel_size": 3})
     assert model_fingerprint(spec)[0] == "custom:narrow.py:build"
@@ -218,7 +217,7 @@ def test_ngram_uses_its_hidden_layer_options_only_with_the_hidden_layer() -> Non
 
     plain = select_model_options("ngram", TrainParams(model="ngram").model_options())
     assert "units" not in plain and "embedding_dim" not in plain and "dropout" in plain
-    with pytest.raises(ConfigError, match=r"train\.units = 8: model 'ngram' uses it only with"):
+    with pytest.raises(ConfigError, match=r"train\.units=8: model 'ngram' uses it only with"):
         select_model_options("ngram", TrainParams(model="ngram", units=8).model_options())
     hidden = TrainParams(model="ngram", units=8, ngram_hidden=True).model_options()
     assert select_model_options("ngram", hidden)["units"] == 8

@@ -10,7 +10,8 @@ from textpipe.models import build_model
 from textpipe.models.adapt import adapt_model
 from textpipe.models.layers import HashedNgrams, NaiveBayesBag
 
-TINY = {"vocab_size": 50, "embedding_dim": 8, "units": 8, "ngram_buckets": 1000}
+TINY = {"vocab_size": 50, "ngram_buckets": 1000}
+HIDDEN = {"embedding_dim": 8, "units": 8}  # sizes of the hidden layer, with ngram_hidden only
 
 
 def _ids(layer: keras.layers.Layer, rows: np.ndarray) -> np.ndarray:
@@ -93,7 +94,8 @@ def test_more_classes_get_one_ratio_column_each_one_against_the_rest():
 def test_adapted_ratios_travel_with_the_saved_model(hidden, tmp_path, reviews, right_pad):
     rows, labels = reviews
     inputs = right_pad(rows, 16)
-    model = build_model("ngram", length=16, num_classes=2, ngram_hidden=hidden, **TINY)
+    sizes = HIDDEN if hidden else {}
+    model = build_model("ngram", length=16, num_classes=2, ngram_hidden=hidden, **TINY, **sizes)
     before = keras.ops.convert_to_numpy(model.get_layer("naive_bayes_bag").ratios)
 
     assert adapt_model(model, inputs, labels, num_classes=2) == ["naive_bayes_bag"]

@@ -172,7 +172,8 @@ def test_ngram_model_is_adapted_to_the_training_split_before_fitting(encoded_art
 
     outcome = train(
         encoded=encoded_artifact,
-        params=params(model="ngram", ngram_buckets=4096, epochs=2),
+        # the plain ngram model has no embedding or hidden layer to size
+        params=params(model="ngram", ngram_buckets=4096, epochs=2, embedding_dim=64, units=64),
         store=Store(),
     )
 

@@ -52,9 +52,9 @@ def command(
     from textpipe.stages.encode import STAGE, encode
 
     outcome = encode(
+        params=params_from_cli(EncodeParams, options, overrides),  # checked first
         normalized=open_artifact(normalized, stage=STAGE.input_stage("normalized")),
         vocab=open_artifact(vocab_dir, stage=STAGE.input_stage("vocab")),
-        params=params_from_cli(EncodeParams, options, overrides),
         store=store(),
         output=output,
         force=force,

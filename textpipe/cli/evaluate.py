@@ -110,9 +110,9 @@ def command(
 
     artifact_store = store()
     outcome = evaluate(
+        params=params_from_cli(EvaluateParams, options, overrides),  # checked first
         model=open_artifact(model_dir, stage=STAGE.input_stage("model"), store=artifact_store),
         encoded=open_artifact(encoded, stage=STAGE.input_stage("encoded"), store=artifact_store),
-        params=params_from_cli(EvaluateParams, options, overrides),
         store=artifact_store,
         output=output,
         force=force,

@@ -40,8 +40,8 @@ def command(
     from textpipe.stages.train import STAGE, train
 
     outcome = train(
+        params=params_from_cli(TrainParams, options, overrides),  # checked first
         encoded=open_artifact(encoded, stage=STAGE.input_stage("encoded")),
-        params=params_from_cli(TrainParams, options, overrides),
         store=store(),
         output=output,
         force=force,

@@ -44,8 +44,8 @@ def command(
     from textpipe.stages.vocab import STAGE, build_vocab
 
     outcome = build_vocab(
+        params=params_from_cli(VocabParams, options, overrides),  # checked first
         normalized=open_artifact(normalized, stage=STAGE.input_stage("normalized")),
-        params=params_from_cli(VocabParams, options, overrides),
         store=store(),
         output=output,
         force=force,

@@ -314,7 +314,9 @@ def build_model(
     for name, value in options.items():
         if (message := TrainParams.check_field(name, value)) is not None:
             problems.append(f"Invalid {name} for model '{spec}': {message}.")
-    problems += _unused_problems(spec, _options_in_effect(spec, options), options)
+    # Options a model uses only with another's value (ngram's units) are not refused here: a
+    # library call may pass one set of sizes to every model; the pipeline refuses them.
+    problems += _unused_problems(spec, model_options(spec), options)
     if problems:
         raise ConfigError("\n".join(problems))
     selected = _with_defaults(model_options(spec), options)
@@ -405,12 +407,12 @@ def _unused_problems(spec: str, used: tuple[str, ...], options: Mapping[str, obj
         if name in conditions:
             other, needed = conditions[name]
             problems.append(
-                f"train.{name} = {_as_written(value)}: model '{spec}' uses it only with "
-                f"train.{other} = {_as_written(needed)}."
+                f"train.{name}={_as_written(value)}: model '{spec}' uses it only with "
+                f"train.{other}={_as_written(needed)}."
             )
         else:
             problems.append(
-                f"train.{name} = {_as_written(value)}: model '{spec}' does not use it "
+                f"train.{name}={_as_written(value)}: model '{spec}' does not use it "
                 f"(its options: {listed})."
             )
     return problems
