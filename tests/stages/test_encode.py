@@ -127,3 +127,15 @@ def test_length_statistics_count_every_token_of_long_texts(tmp_path: Path, trunc
     ids = np.load(outcome.artifact.path / "train.ids.npy")
     end_id = ids[0][2]
     assert (ids[3][-1] == end_id) == (truncation == "pre")
+
+
+def test_encoded_gives_typed_access_to_an_encode_artifact(encoded_artifact) -> None:
+    from textpipe.stages.encode import Encoded
+
+    data = Encoded(encoded_artifact)
+    assert (data.length, data.padding, data.truncation) == (12, "post", "post")
+    assert data.vocab_size == encoded_artifact.stats["vocab_size"] and data.num_classes == 2
+    assert set(data.split_names) == {"train", "validation", "test"} and data.has_split("test")
+    ids, labels = data.split("train")
+    assert ids.shape == (len(labels), 12) and set(labels.tolist()) <= {0, 1}
+    assert data.vocab_key == encoded_artifact.input_key("vocab")
