@@ -33,6 +33,8 @@ install-dev: $(VENV)/.installed-dev
 run: $(VENV)/.installed
 	$(BIN)/textpipe run imdb-lstm
 
+# The default suite skips the slow tests (pyproject's addopts): `$(BIN)/python -m pytest -m slow`
+# runs them (the Makefile chain, the long fault injection); -m faults and -m mirror select those.
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest
 	@if $(BIN)/python -c "import jax" 2>/dev/null; then \

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -30,15 +32,20 @@ NEGATIVE = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def artifact_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Point the cache at a fresh folder so no test touches a real cache."""
-    root = tmp_path / "artifacts"
+def isolate(monkeypatch: pytest.MonkeyPatch, folder: Path) -> Path:
+    """Point the cache (and the Hugging Face cache) under ``folder``, offline; the cache root."""
+    root = folder / "artifacts"
     monkeypatch.setenv("TEXTPIPE_HOME", str(root))
     monkeypatch.delenv("TEXTPIPE_MIRROR", raising=False)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "hf-cache"))
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(folder / "hf-cache"))
     return root
+
+
+@pytest.fixture(autouse=True)
+def artifact_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point the cache at a fresh folder so no test touches a real cache."""
+    return isolate(monkeypatch, tmp_path)
 
 
 def write_csv(
@@ -183,3 +190,69 @@ def tiny_pipeline_toml(path: Path, source: Path, test_file: Path, model: str = "
         f'[evaluate]\nsplit = "test"\n'
     )
     return path
+
+
+# -- trained stores, built once and copied into each test that uses one ------------------------
+
+
+@dataclass(frozen=True)
+class TrainedStore:
+    """A store in which presets were run, and the folder holding those presets."""
+
+    root: Path
+    folder: Path
+
+    def preset(self, name: str) -> Path:
+        return self.folder / f"{name}.toml"
+
+
+def run_presets(folder: Path, *presets: Path) -> Path:
+    """``textpipe run`` each preset into the store ``folder/artifacts``, as a test would."""
+    from click.testing import CliRunner
+
+    from textpipe.cli.main import cli
+
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        root = isolate(monkeypatch, folder)
+        for preset in presets:
+            result = CliRunner().invoke(cli, ["run", str(preset)], catch_exceptions=False)
+            assert result.exit_code == 0, result.output
+    return root
+
+
+def copy_store(source: Path, target: Path) -> Path:
+    """A copy of a store (its stored files stay read-only): what a test changes stays there.
+
+    The store's memo of verified files is keyed by path and inode, so it is rebuilt for the
+    copy, leaving it as it would be had its artifacts been built there.
+    """
+    from textpipe.artifacts import VERIFIED_DIR, Store
+
+    shutil.copytree(source, target, symlinks=True, ignore=shutil.ignore_patterns(VERIFIED_DIR))
+    store = Store(target)
+    for manifest in sorted(target.glob("*/*/manifest.json")):
+        store.inspect(manifest.parent)
+    return target
+
+
+@pytest.fixture(scope="session")
+def tiny_run_store(tmp_path_factory: pytest.TempPathFactory) -> TrainedStore:
+    """The tiny preset (``tiny``: bag model, 2 epochs) run once for the whole session.
+
+    Never change it: take a copy (``trained_run``) in a test that writes to its store.
+    """
+    folder = tmp_path_factory.mktemp("tiny-run")
+    train_csv = write_csv(folder / "sentiment.csv", sentiment_rows(64))
+    test_csv = write_csv(folder / "sentiment-test.csv", sentiment_rows(24, seed=1))
+    preset = tiny_pipeline_toml(folder / "tiny.toml", train_csv, test_csv)
+    return TrainedStore(root=run_presets(folder, preset), folder=folder)
+
+
+@pytest.fixture
+def trained_run(tiny_run_store: TrainedStore, artifact_root: Path) -> Path:
+    """The tiny preset, already run: this test's store is a copy of ``tiny_run_store``'s.
+
+    Returns the preset's path (its run is named ``tiny``).
+    """
+    copy_store(tiny_run_store.root, artifact_root)
+    return tiny_run_store.preset("tiny")

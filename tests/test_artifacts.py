@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
-import time
 from pathlib import Path
 
 import pytest
@@ -115,15 +114,23 @@ def test_corrupt_artifact_is_reported_and_rebuilt(tmp_path: Path, damage: str) -
     assert open_artifact(path).key == outcome.artifact.key
 
 
+OLD_TIME_NS = 1_000_000_000 * 10**9  # September 2001
+
+
 def test_explicit_output_with_same_key_is_left_untouched(tmp_path: Path) -> None:
     store, calls = Store(tmp_path / "root"), []
     output = tmp_path / "out"
     produce(store, calls, output=output)
+    # An old mtime on every file (instead of sleeping past the clock's resolution): rewriting or
+    # replacing a file would give it the current time, or a new inode.
+    for path in output.iterdir():
+        os.utime(path, ns=(OLD_TIME_NS, OLD_TIME_NS))
     old = {path.name: path.stat().st_mtime_ns for path in output.iterdir()}
-    time.sleep(0.02)
+    inodes = {path.name: path.stat().st_ino for path in output.iterdir()}
     again = produce(store, calls, output=output)
     assert again.status == "cached" and calls == [1]
     assert {path.name: path.stat().st_mtime_ns for path in output.iterdir()} == old
+    assert {path.name: path.stat().st_ino for path in output.iterdir()} == inodes
 
 
 def test_explicit_output_with_other_key_is_replaced_from_the_cache(tmp_path: Path) -> None:
@@ -154,24 +161,33 @@ def test_open_artifact_checks_the_stage(tmp_path: Path) -> None:
         open_artifact(tmp_path / "empty")
 
 
-def _concurrent_build(root: str, marker: str) -> str:
+def _concurrent_build(root: str, marker: str, waiting) -> str:
     store = Store(root)
 
     def build(directory: Path) -> dict:
         with open(marker, "a") as stream:
             stream.write(f"{os.getpid()}\n")
-        time.sleep(0.5)
+        # Hold the lock until the other process waits for it, so that the two builders overlap.
+        waiting.wait(timeout=120)
         (directory / "data.txt").write_text("payload")
         return {}
 
-    return store.produce(Identity("vocab", 1, {"n": 1}, {}), build=build).status
+    def notice(message: str) -> None:
+        if "waiting for another textpipe process" in message:
+            waiting.set()
+
+    return store.produce(Identity("vocab", 1, {"n": 1}, {}), build=build, notice=notice).status
 
 
 def test_two_processes_building_one_key_build_it_once(tmp_path: Path) -> None:
     marker = tmp_path / "builds.txt"
     context = multiprocessing.get_context("fork")
-    with context.Pool(2) as pool:
-        statuses = pool.starmap(_concurrent_build, [(str(tmp_path / "root"), str(marker))] * 2)
+    with context.Manager() as manager, context.Pool(2) as pool:
+        waiting = manager.Event()
+        statuses = pool.starmap(
+            _concurrent_build, [(str(tmp_path / "root"), str(marker), waiting)] * 2
+        )
+        assert waiting.is_set()  # the second builder did wait for the first
     assert sorted(statuses) == ["built", "cached"]
     assert len(marker.read_text().split()) == 1
     (artifact_dir,) = (tmp_path / "root" / "vocab").iterdir()

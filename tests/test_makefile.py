@@ -1,4 +1,9 @@
-"""The Makefile's worked example, run with make on a tiny pipeline."""
+"""The Makefile's worked example, run with make on a tiny pipeline.
+
+Slow (make starts about 23 textpipe processes, each importing Keras): ``pytest -m slow`` runs it.
+Its fast sibling is ``tests/cli/test_data_stages.py``, the same stages chained through ``-o``
+folders and the cache in one process.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,10 @@ import pytest
 
 from tests.conftest import REPO_ROOT
 
-pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed"),
+]
 
 
 def make(tmp_path: Path, dataset: Path, *, jobs: int = 2, **overrides: str) -> str:

@@ -3,6 +3,8 @@
 One test (at least) per case found when textpipe was tried with clumsy and hostile inputs:
 ``-o`` folders, keys and run names read from files, code named by a manifest, changed bytes,
 mixed configurations, concurrent runs, tracebacks, labels, leftovers, late validation.
+The cases of ``textpipe verify`` (damage found, ``--clean`` touching only store entries) are in
+``tests/cli/test_verify.py``.
 """
 
 from __future__ import annotations
@@ -360,24 +362,6 @@ def test_cached_lookups_do_not_rehash_unchanged_files(
     assert len(calls) == 1
 
 
-def test_verify_command_finds_and_cleans_damage(runner, tmp_path: Path) -> None:
-    store = Store()
-    good = produce(store).artifact
-    bad = produce(store, size=11).artifact
-    (bad.path / "data.txt").chmod(0o644)
-    (bad.path / "data.txt").write_text("payload 99")
-    leftover = store.root / "vocab" / f"{good.path.name}.incomplete-0123abcd"
-    leftover.mkdir()
-    result = runner.invoke(cli, ["verify"])
-    assert result.exit_code == 1
-    assert "1 damaged" in result.output and "1 interrupted leftovers" in result.output
-    assert bad.path.exists()  # verify alone never deletes
-    result = runner.invoke(cli, ["verify", "--clean"])
-    assert result.exit_code == 0
-    assert not bad.path.exists() and not leftover.exists() and good.path.exists()
-    assert runner.invoke(cli, ["verify"]).exit_code == 0
-
-
 def test_read_only_commands_report_damage_and_delete_nothing(
     runner, trained_tiny_run: Path
 ) -> None:
@@ -405,11 +389,9 @@ def test_read_only_commands_report_damage_and_delete_nothing(
 
 
 @pytest.fixture
-def trained_tiny_run(runner, tmp_path: Path, sentiment_csv: Path, sentiment_test_csv: Path):
-    path = tiny_pipeline_toml(tmp_path / "tiny.toml", sentiment_csv, sentiment_test_csv)
-    result = invoke(runner, "run", path)
-    assert result.exit_code == 0, result.output
-    return path
+def trained_tiny_run(trained_run: Path) -> Path:
+    """The tiny preset, run: this test's own copy of the session's trained store."""
+    return trained_run
 
 
 def test_predict_refuses_a_model_and_a_vocabulary_that_do_not_belong_together(
@@ -564,9 +546,9 @@ def test_lock_wait_ends_with_a_clear_message(
         [
             sys.executable,
             "-c",
-            "import sys, time\nfrom filelock import FileLock\n"
+            "import signal, sys\nfrom filelock import FileLock\n"
             "lock = FileLock(sys.argv[1]); lock.acquire()\n"
-            "print('held', flush=True); time.sleep(30)",
+            "print('held', flush=True); signal.pause()",
             str(store.root / ".locks" / f"{key}.lock"),
         ],
         stdout=subprocess.PIPE,
@@ -693,7 +675,7 @@ def test_more_one_line_errors(
 # -- 9. leftovers ---------------------------------------------------------------------------
 
 SLOW_BUILD = """
-import sys, time
+import signal, sys
 from pathlib import Path
 from textpipe.artifacts import Identity, Store
 from textpipe.cli.main import main
@@ -701,7 +683,7 @@ from textpipe.cli.main import main
 def build(directory):
     (directory / "half.bin").write_bytes(b"x" * 1000)
     print("building", flush=True)
-    time.sleep(60)
+    signal.pause()  # until the test's SIGTERM
     return {}
 
 import click
@@ -752,22 +734,6 @@ def test_stale_leftovers_are_removed_at_the_next_build(tmp_path: Path) -> None:
     produce(store, output=output, force=True)
     assert not any(path.exists() for path in stale)
     assert all((path / "notes.txt").read_text() == "mine" for path in kept)
-
-
-def test_store_cleaning_touches_only_key_named_entries(runner, tmp_path: Path) -> None:
-    # the default store ./data is also where many keep their data: data/train/pos/1.txt
-    store = Store()
-    produce(store)
-    users = store.root / "train" / "pos"
-    users.mkdir(parents=True)
-    (users / "1.txt").write_text("great film")
-    elsewhere = tmp_path / "elsewhere"
-    (elsewhere / "photos.old-20240101").mkdir(parents=True)
-    (store.root / "normalize").symlink_to(elsewhere)
-    result = runner.invoke(cli, ["verify", "--clean"])
-    assert "Not a textpipe artifact (left alone)" in result.output
-    assert (users / "1.txt").read_text() == "great film"
-    assert (elsewhere / "photos.old-20240101").is_dir()
 
 
 def test_force_recopies_the_output(tmp_path: Path) -> None:
@@ -843,10 +809,6 @@ def test_set_errors_name_the_override(tmp_path: Path, sentiment_csv: Path) -> No
     config = load_config(str(path), ["train.early_stopping=2"])
     assert load_config(str(path), ["train.early_stopping=none"]).train.early_stopping is None
     assert config.train.early_stopping == 2
-
-
-def test_help_lists_verify(runner) -> None:
-    assert "verify" in invoke(runner, "--help").output
 
 
 def test_a_source_edited_while_it_is_read_is_not_cached(

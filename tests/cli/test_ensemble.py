@@ -10,7 +10,14 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from tests.conftest import sentiment_rows, tiny_pipeline_toml, write_csv
+from tests.conftest import (
+    TrainedStore,
+    copy_store,
+    run_presets,
+    sentiment_rows,
+    tiny_pipeline_toml,
+    write_csv,
+)
 from textpipe.cli.main import cli
 
 
@@ -18,15 +25,33 @@ def invoke(runner: CliRunner, *args: object):
     return runner.invoke(cli, [str(arg) for arg in args], catch_exceptions=False)
 
 
+@pytest.fixture(scope="module")
+def two_runs_store(
+    tmp_path_factory: pytest.TempPathFactory, tiny_run_store: TrainedStore
+) -> TrainedStore:
+    """The runs tiny-bag and tiny-cnn, trained once for this module.
+
+    tiny-bag is the session's tiny run under another name (same preset, so same keys): it is
+    served from a copy of that store, and only tiny-cnn trains.
+    """
+    folder = tmp_path_factory.mktemp("two-runs")
+    root = copy_store(tiny_run_store.root, folder / "artifacts")
+    (root / "runs" / "tiny.json").unlink()
+    train_csv = tiny_run_store.folder / "sentiment.csv"
+    test_csv = tiny_run_store.folder / "sentiment-test.csv"
+    presets = [
+        tiny_pipeline_toml(folder / f"{name}.toml", train_csv, test_csv, model)
+        for name, model in (("tiny-bag", "bag"), ("tiny-cnn", "cnn"))
+    ]
+    run_presets(folder, *presets)
+    return TrainedStore(root=root, folder=folder)
+
+
 @pytest.fixture
-def two_runs(tmp_path: Path, sentiment_csv: Path, sentiment_test_csv: Path) -> CliRunner:
-    runner = CliRunner()
-    for name, model in (("tiny-bag", "bag"), ("tiny-cnn", "cnn")):
-        path = tiny_pipeline_toml(
-            tmp_path / f"{name}.toml", sentiment_csv, sentiment_test_csv, model
-        )
-        assert invoke(runner, "run", path).exit_code == 0
-    return runner
+def two_runs(two_runs_store: TrainedStore, artifact_root: Path) -> CliRunner:
+    """A runner over this test's own copy of the two runs' store."""
+    copy_store(two_runs_store.root, artifact_root)
+    return CliRunner()
 
 
 def _evaluation(name: str) -> Path:

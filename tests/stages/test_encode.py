@@ -9,7 +9,7 @@ import pytest
 from tokenizers import Tokenizer
 
 from tests.conftest import encode_chain, write_csv
-from tests.stages.test_normalize import LATIN1_SAMPLES, TRICKY
+from tests.test_textops import LATIN1_SAMPLES, TRICKY
 from textpipe.artifacts import Store
 from textpipe.config import DownloadParams, EncodeParams, NormalizeParams
 from textpipe.errors import InputError

@@ -1,4 +1,6 @@
-"""``predict --input FILE -o OUT``: batch prediction on files, streamed and written atomically."""
+"""``textpipe/predict.py``: a run's predictor (its own tokenizer, padding and model) on raw texts,
+and batch prediction on files, streamed and written atomically (``predict --input FILE -o OUT``;
+the command itself is tested in ``tests/cli/test_predict.py``)."""
 
 from __future__ import annotations
 
@@ -9,32 +11,58 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from click.testing import CliRunner
 
-from tests.conftest import sentiment_rows, tiny_pipeline_toml, write_csv
+from tests.conftest import TrainedStore, copy_store, sentiment_rows, write_csv
 from textpipe.artifacts import Store
-from textpipe.cli.main import cli
 from textpipe.errors import InputError
 from textpipe.predict import load_predictor, predict_file
+from textpipe.textops import OOV_ID, PAD_ID
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory):
-    """A tiny trained run in a store of its own (shared by this module's read-only tests)."""
-    from textpipe.pipeline import run_pipeline
-    from textpipe.presets import load_config
-
+def trained(tmp_path_factory: pytest.TempPathFactory, tiny_run_store: TrainedStore):
+    """The tiny trained run in a store of its own (shared by this module's read-only tests)."""
     folder = tmp_path_factory.mktemp("predict-file")
-    train_csv = write_csv(folder / "train.csv", sentiment_rows(64))
-    test_csv = write_csv(folder / "test.csv", sentiment_rows(24, seed=1))
-    preset = tiny_pipeline_toml(folder / "tiny.toml", train_csv, test_csv)
-    store = Store(folder / "store")
-    run_pipeline(load_config(str(preset)), store)
+    store = Store(copy_store(tiny_run_store.root, folder / "store"))
     return store, load_predictor("tiny", store)
 
 
 def texts(count: int) -> list[str]:
     return [text for text, _ in sentiment_rows(count, seed=7)]
+
+
+def test_texts_are_encoded_as_the_encode_stage_lays_them_out(trained) -> None:
+    store, predictor = trained
+    (encoded,) = store.artifacts("encode")
+    assert (predictor.length, predictor.padding) == (encoded.params["length"], "post")
+    ids = predictor.encode(["Wonderful film zzzunseen", "", " ".join(["good"] * 20)])
+    assert ids.shape == (3, predictor.length)
+    tokens = predictor.tokenizer.encode("Wonderful film zzzunseen").ids
+    assert tokens[-1] == OOV_ID and PAD_ID not in tokens
+    assert ids[0].tolist() == tokens + [PAD_ID] * (predictor.length - 3)
+    assert ids[1].tolist() == [OOV_ID] + [PAD_ID] * (predictor.length - 1)  # empty: one OOV
+    assert PAD_ID not in ids[2]  # truncated to the length
+
+
+def test_each_text_gets_its_most_probable_label(trained) -> None:
+    _, predictor = trained
+    rows = texts(10)
+    probabilities = predictor.class_probabilities(rows)
+    assert probabilities.shape == (10, 2)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1, atol=1e-5)
+    predictions = predictor.predict(rows)
+    assert [prediction.text for prediction in predictions] == rows
+    for prediction, row in zip(predictions, probabilities, strict=True):
+        assert prediction.label == predictor.label_names[row.argmax()]
+        assert prediction.probability == pytest.approx(row.max(), abs=1e-6)
+        assert list(prediction.probabilities) == predictor.label_names == ["neg", "pos"]
+    assert predictor.predict([]) == [] and predictor.class_probabilities([]).shape == (0, 2)
+
+
+def test_a_run_that_does_not_exist_is_refused(trained) -> None:
+    store, _ = trained
+    with pytest.raises(InputError, match="nope"):
+        load_predictor("nope", store)
 
 
 def test_every_format_gives_the_same_predictions_as_predict(trained, tmp_path: Path) -> None:
@@ -100,17 +128,3 @@ def test_bad_inputs_are_refused_and_nothing_is_left(trained, tmp_path: Path) -> 
         "in.csv",
         "mine.csv",
     ]
-
-
-def test_cli_predict_input(trained, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    store, _ = trained
-    monkeypatch.setenv("TEXTPIPE_HOME", str(store.root))
-    source = tmp_path / "in.parquet"
-    pq.write_table(pa.table({"review": texts(30)}), source)
-    output = tmp_path / "out.jsonl"
-    result = CliRunner().invoke(cli, ["predict", "tiny", "--input", str(source), "-o", str(output)])
-    assert result.exit_code == 0, result.output
-    assert "predicted 30 rows" in result.output
-    assert len(output.read_text().splitlines()) == 30
-    result = CliRunner().invoke(cli, ["predict", "tiny", "--input", str(source)])
-    assert result.exit_code == 1 and "go together" in result.output

@@ -1,0 +1,49 @@
+"""``textpipe predict``: texts from arguments, ``--file`` and stdin; files with ``--input``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from click.testing import CliRunner
+
+from tests.cli.conftest import invoke
+from tests.conftest import sentiment_rows
+from textpipe.cli.main import cli
+
+
+def texts(count: int) -> list[str]:
+    return [text for text, _ in sentiment_rows(count, seed=7)]
+
+
+def test_predict_from_arguments_file_and_stdin(runner, trained_run: Path, tmp_path: Path) -> None:
+    table = invoke(runner, "predict", "tiny", "A wonderful superb film").output
+    assert "pos" in table
+    lines = tmp_path / "texts.txt"
+    lines.write_text("awful boring plot\nwonderful, loved it\n")
+    from_file = [
+        json.loads(line)
+        for line in invoke(
+            runner, "predict", "tiny", "--file", lines, "--format", "jsonl"
+        ).output.splitlines()
+    ]
+    assert [row["label"] for row in from_file] == ["neg", "pos"]
+    assert all(0.5 <= row["probability"] <= 1 for row in from_file)
+    from_stdin = invoke(
+        runner, "predict", "tiny", "--format", "jsonl", input="terrible and dull\n"
+    ).output
+    assert json.loads(from_stdin)["label"] == "neg"
+
+
+def test_cli_predict_input(trained_run: Path, tmp_path: Path) -> None:
+    source = tmp_path / "in.parquet"
+    pq.write_table(pa.table({"review": texts(30)}), source)
+    output = tmp_path / "out.jsonl"
+    result = CliRunner().invoke(cli, ["predict", "tiny", "--input", str(source), "-o", str(output)])
+    assert result.exit_code == 0, result.output
+    assert "predicted 30 rows" in result.output
+    assert len(output.read_text().splitlines()) == 30
+    result = CliRunner().invoke(cli, ["predict", "tiny", "--input", str(source)])
+    assert result.exit_code == 1 and "go together" in result.output

@@ -1,0 +1,35 @@
+"""``textpipe report``: every format, ``--sort``, ``--plot``, and what it says when it cannot."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from tests.cli.conftest import invoke
+from textpipe.cli.main import cli
+
+
+def test_report_in_every_format(runner, trained_run: Path, tmp_path: Path) -> None:
+    rows = json.loads(invoke(runner, "report", "--format", "json").output)
+    assert rows[0]["run"] == "tiny" and rows[0]["model"] == "bag"
+    assert {"run", "model", "accuracy", "f1", "loss", "params", "train_seconds"} <= rows[0].keys()
+    csv_text = invoke(runner, "report", "--format", "csv").output
+    assert csv_text.splitlines()[0].startswith("run,model,params")
+    markdown = invoke(runner, "report", "tiny", "--format", "markdown", "--sort", "accuracy").output
+    assert markdown.startswith("| run |") and "**" in markdown
+    table = invoke(runner, "report").output
+    assert "tiny" in table and "accuracy" in table
+    plot = tmp_path / "plot.png"
+    invoke(runner, "report", "--plot", plot)
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    missing = runner.invoke(cli, ["report", "nothing-here"])
+    assert missing.exit_code == 1 and "No evaluated run named 'nothing-here'" in missing.output
+
+
+def test_report_plot_without_matplotlib_says_how_to_install(
+    runner, trained_run: Path, tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    result = runner.invoke(cli, ["report", "--plot", str(tmp_path / "p.png")])
+    assert result.exit_code == 1 and "pip install 'textpipe[plot]'" in result.output

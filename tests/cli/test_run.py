@@ -1,0 +1,30 @@
+"""``textpipe run``: one line per stage, the metrics, the cache, ``--dry-run`` and ``--set``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.cli.conftest import invoke
+from textpipe.cli.main import cli
+
+
+def test_run_prints_stages_metrics_and_is_cached_the_second_time(runner, trained_run: Path) -> None:
+    result = invoke(runner, "run", trained_run)
+    lines = result.output.splitlines()
+    stage_lines = [
+        line
+        for line in lines
+        if line.split()[:1]
+        and line.split()[0] in ("download", "normalize", "vocab", "encode", "train", "evaluate")
+        and "skipped" in line
+    ]
+    assert len(stage_lines) == 6
+    assert "accuracy" in result.output and "artifacts under" in result.output
+    dry = invoke(runner, "run", trained_run, "--set", "train.epochs=4", "--dry-run").output
+    assert "train     build" in dry and "train.epochs 2 -> 4" in dry and "encode    cached" in dry
+    bad = runner.invoke(
+        cli, ["run", str(trained_run), "--set", "train.epochs=ten", "--set", "vocab.sise=3"]
+    )
+    assert bad.exit_code == 2
+    assert "[train.epochs] expected a positive integer, got 'ten'" in bad.output
+    assert "[vocab.sise] unknown key" in bad.output

@@ -1,0 +1,129 @@
+"""``textpipe/textops.py``: the normalization definition (the ``tokenizers`` normalizer) and
+its fast bulk implementation agree, step by step; tokens are split as the pre-tokenizer splits
+them; the saved tokenizer carries both."""
+
+from __future__ import annotations
+
+import itertools
+
+import pyarrow as pa
+import pytest
+
+from textpipe.config import NormalizeParams
+from textpipe.textops import (
+    OOV_ID,
+    PAD_ID,
+    build_normalizer,
+    build_tokenizer,
+    normalize_array,
+    split_tokens,
+)
+
+TRICKY = [
+    "Hello, World! It's GREAT.",
+    "Multiple   spaces\tand\ttabs\nand newlines  ",
+    "<br /><br />Tags<i>inside</i> text, and a < b > c comparison",
+    "Ünïcödé ÀÉÎÕÜ café naïve façade — “quotes” ‘single’ «guillemets»",
+    "Symbols: $100 + 5% = €? © ® ™ ° ± × ÷ ¿¡",
+    "İstanbul ΟΔΟΣ ΣΟΦΙΑ Straße ẞ ǅ",
+    "emoji 😀👍🏽 and 日本語テキスト、句読点。",
+    "nbsp\xa0here, nel\x85there, thin\u2009space, ideographic\u3000space",
+    "file separator\x1cx\x1dy\x1ez\x1fw",
+    "",
+    "   ",
+    "!!!",
+    "under_score and hy-phen and slash/ed",
+]
+LATIN1_SAMPLES = [f"Ab{chr(code)}cD {chr(code)} x{chr(code)}" for code in range(256)]
+
+
+@pytest.mark.parametrize(
+    "flags",
+    list(itertools.product([False, True], repeat=4)),
+    ids=lambda flags: "".join("LPHW"[i] if f else "-" for i, f in enumerate(flags)),
+)
+def test_fast_path_equals_the_tokenizers_definition(flags: tuple[bool, ...]) -> None:
+    params = NormalizeParams(
+        lowercase=flags[0],
+        strip_punctuation=flags[1],
+        strip_html=flags[2],
+        collapse_whitespace=flags[3],
+    )
+    texts = TRICKY + LATIN1_SAMPLES
+    fast = normalize_array(pa.array(texts * 200), params, threads=2).to_pylist()
+    normalizer = build_normalizer(params)
+    expected = [normalizer.normalize_str(text) if normalizer else text for text in texts] * 200
+    assert fast == expected
+
+
+def test_semantics_on_examples() -> None:
+    params = NormalizeParams(strip_html=True)
+    out = normalize_array(pa.array(TRICKY[:3] + TRICKY[5:6]), params).to_pylist()
+    assert out[0] == "hello world its great"
+    assert out[1] == "multiple spaces and tabs and newlines"
+    assert out[2] == "tags inside text and a b c comparison"
+    # tokenizers lowercases character by character: no final-sigma rule (Python would give ς)
+    assert out[3] == "i̇stanbul οδοσ σοφια straße ß ǆ"
+
+
+def test_each_step_can_be_switched_off() -> None:
+    text = pa.array(["Hi,  <b>THERE</b>!"])
+    assert normalize_array(text, NormalizeParams(lowercase=False)).to_pylist() == ["Hi bTHEREb"]
+    assert normalize_array(text, NormalizeParams(strip_punctuation=False)).to_pylist() == [
+        "hi, <b>there</b>!"
+    ]
+    assert normalize_array(text, NormalizeParams(strip_html=True)).to_pylist() == ["hi there"]
+    assert normalize_array(text, NormalizeParams(collapse_whitespace=False)).to_pylist() == [
+        "hi  bthereb"
+    ]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_fast_path_equals_the_definition_on_random_text(seed: int) -> None:
+    import random
+
+    rng = random.Random(seed)
+    alphabet = "aB  \t\n-.,!<>/'x\x0b\x1cé\xa0\x85É©…ΣЖ"
+    texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30))) for _ in range(3000)]
+    for params in (
+        NormalizeParams(),
+        NormalizeParams(strip_html=True),
+        NormalizeParams(lowercase=False),
+    ):
+        normalizer = build_normalizer(params)
+        expected = [normalizer.normalize_str(text) for text in texts]
+        assert normalize_array(pa.array(texts), params, threads=2).to_pylist() == expected
+        assert (
+            normalize_array(pa.array(texts).slice(7), params, threads=1).to_pylist() == expected[7:]
+        )
+
+
+def test_split_tokens_are_the_pieces_between_whitespace() -> None:
+    texts = pa.array(["a b c d", "", "one"])
+    collapsed = NormalizeParams()
+    assert split_tokens(texts, collapsed).to_pylist() == [["a", "b", "c", "d"], [], ["one"]]
+    # at most max_tokens splits: the unsplit rest is one last (or first) piece
+    assert split_tokens(texts, collapsed, max_tokens=2).to_pylist() == [
+        ["a", "b", "c d"],
+        [],
+        ["one"],
+    ]
+    assert split_tokens(texts, collapsed, max_tokens=2, from_end=True).to_pylist() == [
+        ["a b", "c", "d"],
+        [],
+        ["one"],
+    ]
+    # without collapsed whitespace: split at any run of whitespace, no empty tokens
+    raw = pa.array(["  a\t\tb  ", "", "x\u3000y\xa0z"])
+    assert split_tokens(raw, NormalizeParams(collapse_whitespace=False)).to_pylist() == [
+        ["a", "b"],
+        [],
+        ["x", "y", "z"],
+    ]
+
+
+def test_tokenizer_normalizes_splits_and_maps_unknown_words_to_oov() -> None:
+    vocabulary = {"[PAD]": PAD_ID, "[UNK]": OOV_ID, "good": 2, "film": 3}
+    tokenizer = build_tokenizer(vocabulary, NormalizeParams())
+    assert tokenizer.encode("Good,  FILM! unseen").ids == [2, 3, OOV_ID]
+    assert tokenizer.encode("").ids == []
