@@ -398,9 +398,9 @@ class PipelineConfig:
         return getattr(self, stage)
 
 
-def _override_value(stage: str, name: str, raw: str) -> Any:
-    """A ``--set`` value; ``none`` unsets an optional parameter."""
-    kind, optional = field_types(PARAMS_BY_STAGE[stage])[name]
+def override_value(cls: type[Params], name: str, raw: str) -> Any:
+    """A ``--set`` value of parameter ``name``; ``none`` unsets an optional parameter."""
+    kind, optional = field_types(cls)[name]
     if optional and raw.lower() == "none":
         return None
     value = parse_override_value(raw)
@@ -469,7 +469,7 @@ def parse_pipeline(
         if problem:
             errors.append(f"--set {override}: [{stage}.{field_name}] {problem}.")
             continue
-        tables[stage][field_name] = _override_value(stage, field_name, raw.strip())
+        tables[stage][field_name] = override_value(PARAMS_BY_STAGE[stage], field_name, raw.strip())
     parsed: dict[str, Params] = {}
     for stage in STAGE_NAMES:
         instance, stage_errors = PARAMS_BY_STAGE[stage].parse(tables[stage], location)

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import click
 
 from textpipe.artifacts import Outcome, Store
-from textpipe.config import Params, field_types, parse_override_value
+from textpipe.config import Params, field_types, override_value
 from textpipe.errors import ConfigError
 
 ParamsType = TypeVar("ParamsType", bound=Params)
@@ -215,13 +215,7 @@ def params_from_cli(
         if name in given and name in values and values[name] is not None:
             errors.append(f"--set {override}: {name} is also given as an option; give it once.")
             continue
-        kind, optional = types[name]
-        raw = raw.strip()
-        if optional and raw.lower() == "none":
-            given[name] = None
-        else:
-            value = parse_override_value(raw)
-            given[name] = raw if kind is str and not isinstance(value, str) else value
+        given[name] = override_value(cls, name, raw.strip())
     if errors:
         raise ConfigError("\n".join(errors))
     return cls.from_mapping(given)
