@@ -51,3 +51,33 @@ def test_unknown_preset_suggests_the_closest(tmp_path: Path) -> None:
         load_config("imdb-lstn")
     with pytest.raises(ConfigError, match="no such pipeline file"):
         load_config(str(tmp_path / "missing.toml"))
+
+
+def test_commands_that_take_a_run_take_its_pipeline_file(trained_run: Path) -> None:
+    from click.testing import CliRunner
+
+    from textpipe.cli.main import cli
+
+    runner = CliRunner()
+    by_file = runner.invoke(cli, ["report", str(trained_run), "--format", "json"])
+    by_name = runner.invoke(cli, ["report", "tiny", "--format", "json"])
+    assert by_file.exit_code == 0 and by_file.output == by_name.output
+    predicted = runner.invoke(cli, ["predict", str(trained_run), "a wonderful superb film"])
+    assert predicted.exit_code == 0 and "pos" in predicted.output
+
+
+def test_a_preset_that_takes_a_files_run_name_starts_a_record_of_its_own(
+    tmp_path: Path, sentiment_csv: Path, sentiment_test_csv: Path, monkeypatch
+) -> None:
+    store = Store()
+    mine = tiny_pipeline_toml(tmp_path / "bar.toml", sentiment_csv, sentiment_test_csv)
+    run_pipeline(load_config(str(mine), (), store), store, until="normalize")
+    assert store.run_names() == ["bar"]
+    presets = tmp_path / "presets"
+    presets.mkdir()
+    tiny_pipeline_toml(presets / "bar.toml", sentiment_csv, sentiment_test_csv)
+    monkeypatch.setenv("TEXTPIPE_PIPELINES", str(presets))
+    run_pipeline(load_config("bar", (), store), store, until="download")
+    record = store.read_run_record("bar")
+    assert set(record["stages"]) == {"download"}  # not merged with the file's normalize
+    assert load_config(str(mine), (), store).name.startswith("bar-")

@@ -255,6 +255,22 @@ class Artifact:
     def stats(self) -> dict[str, Any]:
         return self.manifest.get("stats", {})
 
+    def stat(self, name: str) -> Any:
+        """A statistic the stage recorded; ArtifactError when the manifest lacks it."""
+        return self._required(self.stats, name, "statistic")
+
+    def param(self, name: str) -> Any:
+        """A keyed parameter; ArtifactError when the manifest lacks it."""
+        return self._required(self.params, name, "parameter")
+
+    def _required(self, values: Mapping[str, Any], name: str, what: str) -> Any:
+        if name not in values:
+            raise ArtifactError(
+                f"{self.path}: its manifest has no {what} {name!r} (made by another textpipe "
+                "version?); rebuild it with --force."
+            )
+        return values[name]
+
     def input_key(self, name: str) -> str | None:
         """The key of one of the artifact's inputs, validated; None when it has no such input."""
         value = self.inputs.get(name)

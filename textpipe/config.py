@@ -31,6 +31,7 @@ def spec(
     runtime: bool = False,
     flags: tuple[str, ...] | None = None,
     off_flag: str | None = None,
+    metavar: str | None = None,
 ) -> Any:
     """A parameter: its default, help text, the range or choices it accepts, and its role.
 
@@ -42,6 +43,7 @@ def spec(
         runtime: changes how the stage runs but not what it produces, so stays out of the key.
         flags: the command-line option's names, when not ``--name-with-dashes``.
         off_flag: a boolean's "off" option, when not ``--no-name``.
+        metavar: the option's value as ``--help`` shows it.
     """
     metadata = {
         "help": help,
@@ -53,6 +55,7 @@ def spec(
         "runtime": runtime,
         "flags": flags,
         "off_flag": off_flag,
+        "metavar": metavar,
     }
     return field(default=default, metadata=metadata)
 
@@ -174,24 +177,27 @@ class Params:
                     f"Valid keys: {', '.join(sorted(known))}."
                 )
                 continue
-            kind, optional = types[name]
-            message = _check_value(value, kind, optional, dict(known[name].metadata))
-            if message:
-                errors.append(f"{prefix}[{cls.stage}.{name}] {message}.")
-            else:
-                values[name] = float(value) if kind is float else value
+            kind, _ = types[name]
+            is_number = isinstance(value, int) and not isinstance(value, bool)
+            values[name] = float(value) if kind is float and is_number else value
         missing = [
             name
             for name, item in known.items()
             if item.default is dataclasses.MISSING and name not in data
         ]
-        errors += [f"{prefix}[{cls.stage}.{name}] is required." for name in missing]
-        if errors:
+        if missing:  # nothing to construct: check the values given one by one
+            errors += [
+                f"{prefix}[{cls.stage}.{name}] {message}."
+                for name, value in values.items()
+                if (message := cls.check_field(name, value))
+            ]
+            errors += [f"{prefix}[{cls.stage}.{name}] is required." for name in missing]
             return None, errors
         try:
-            return cls(**values), []
+            instance = cls(**values)  # validates every value, once
         except ConfigError as error:
-            return None, [f"{prefix}{line}" for line in str(error).splitlines()]
+            errors += [f"{prefix}{line}" for line in str(error).splitlines()]
+        return (None, errors) if errors else (instance, [])
 
     @classmethod
     def check_field(cls, name: str, value: Any) -> str | None:
@@ -295,7 +301,10 @@ class TrainParams(Params):
     learning_rate: float = spec(1e-3, "Adam learning rate", minimum=0, maximum=10)
     seed: int = spec(0, "random seed (weights, shuffling, dropout)", minimum=0)
     early_stopping: int | None = spec(
-        None, "stop after N epochs without a better validation loss; restore the best", minimum=1
+        None,
+        "stop after N epochs without a better validation loss; restore the best",
+        minimum=1,
+        metavar="N",
     )
     class_weight: str = spec("none", "weight classes in the loss", choices=("none", "balanced"))
     # Model options: each zoo model uses some of them (`textpipe models` lists which).
@@ -341,20 +350,6 @@ class TrainParams(Params):
     def model_options(self) -> dict[str, Any]:
         """Every model option's value (the model uses some of them)."""
         return {name: getattr(self, name) for name in MODEL_OPTION_NAMES}
-
-    def problems(self, location: str | None = None) -> list[str]:
-        """Every invalid value, and every option set that the model does not use."""
-        errors = super().problems(location)
-        if errors:
-            return errors
-        from textpipe.models.registry import select_model_options  # Keras-free
-
-        try:
-            select_model_options(self.model, self.model_options())
-        except ConfigError as error:
-            prefix = f"{location}: " if location else ""
-            return [f"{prefix}{line}" for line in str(error).splitlines()]
-        return []
 
 
 MODEL_OPTION_NAMES: tuple[str, ...] = tuple(

@@ -48,7 +48,8 @@ def stage_identities(config: PipelineConfig) -> dict[str, Identity]:
 
     Raises:
         ConfigError: an invalid run name, unknown model, model option the model does not use,
-            or missing custom builder file: the whole pipeline is checked before any stage runs.
+            missing custom builder file, or a masked recurrent model on left padding: the whole
+            pipeline is checked before any stage runs.
         InputError: a missing source.
     """
     from textpipe.artifacts import check_run_name
@@ -58,11 +59,14 @@ def stage_identities(config: PipelineConfig) -> dict[str, Identity]:
         check_run_name(config.name)
     except InputError as error:
         raise ConfigError(f"{error} (the run is named after its file; rename the file).") from None
+    from textpipe.stages.train import check_padding
+
     identities: dict[str, Identity] = {}
     for declaration in pipeline_stages():
         input_keys = {name: identities[stage].key for name, stage in declaration.inputs.items()}
         params = config.stage_params(declaration.name)
         identities[declaration.name] = declaration.identity(params, input_keys)
+    check_padding(config.train.model, config.encode.padding)  # train would refuse it late
     return identities
 
 

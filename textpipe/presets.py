@@ -13,7 +13,7 @@ import hashlib
 import os
 from pathlib import Path
 
-from textpipe.artifacts import Store, is_run_name, load_json
+from textpipe.artifacts import Store, is_run_name
 from textpipe.config import PipelineConfig, load_pipeline_file
 from textpipe.errors import ConfigError
 
@@ -49,32 +49,33 @@ def is_pipeline_file(name_or_path: str) -> bool:
     return path.suffix == PRESET_SUFFIX or path.is_file()
 
 
-def _recorded_file(store: Store, name: str) -> Path | None:
-    """The pipeline file the recorded run ``name`` came from, if there is such a record."""
-    if not is_run_name(name):
-        return None
-    try:
-        record = load_json(store.run_record_path(name))
-    except (OSError, ValueError):
-        return None
+def recorded_file(record: object) -> Path | None:
+    """The resolved pipeline file a run record names, if it names one."""
     recorded = record.get("pipeline_file") if isinstance(record, dict) else None
-    return Path(recorded).resolve() if isinstance(recorded, str) else Path("/nonexistent")
+    return Path(recorded).resolve() if isinstance(recorded, str) and recorded else None
 
 
 def run_name_for(path: Path, store: Store | None = None) -> str:
-    """The run name of a pipeline file (see the module's docstring)."""
+    """The run name of a pipeline file (see the module's docstring): never a preset's name
+    unless the file is that preset, and never the name of another file's recorded run."""
     store = store if store is not None else Store()
     resolved = path.resolve()
-    preset = available_presets().get(path.stem)
-    if preset is not None:
-        if preset.resolve() == resolved:
-            return path.stem
-    else:
-        recorded = _recorded_file(store, path.stem)
-        if recorded is None or recorded == resolved:
-            return path.stem
-    digest = hashlib.sha256(str(resolved).encode("utf-8")).hexdigest()[:8]
-    return f"{path.stem}-{digest}"
+    presets = available_presets()
+    preset = presets.get(path.stem)
+    if preset is not None and preset.resolve() == resolved:
+        return path.stem
+    stem = path.stem[:100]  # room for the digest within a run name's 128 characters
+    digest = hashlib.sha256(str(resolved).encode("utf-8")).hexdigest()
+    candidates = [f"{stem}-{digest[:8]}", f"{stem}-{digest[:16]}", f"{stem}-{digest[:27]}"]
+    if preset is None:
+        candidates.insert(0, stem)
+    for name in candidates:
+        if not is_run_name(name) or name in presets:
+            continue
+        record = store.read_run_record(name)
+        if record is None or recorded_file(record) == resolved:
+            return name
+    return candidates[-1]
 
 
 def load_config(

@@ -10,7 +10,7 @@ from typing import Any
 
 from textpipe.artifacts import Artifact, Notice, Store
 from textpipe.errors import ArtifactError, InputError
-from textpipe.runs import run_records
+from textpipe.runs import run_name_of, run_records
 from textpipe.stages.train import HISTORY_FILE
 
 # metric -> True when higher is better
@@ -94,6 +94,7 @@ def collect_rows(
             if Path(name).is_dir():
                 evaluations.append(open_artifact(name, stage="evaluate", store=store))
                 continue
+            name = run_name_of(name, store)
             record = by_name.get(name)
             entry = (record or {}).get("stages", {}).get("evaluate")
             artifact = store.find("evaluate", entry["key"]) if entry else None

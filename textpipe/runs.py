@@ -54,9 +54,16 @@ def record_run(
 ) -> None:
     """Add the stages a run produced to its record (stages it did not reach are kept)."""
 
+    from textpipe.presets import recorded_file
+
+    this_file = config.path.resolve() if config.path else None
+
     def update(current: Any) -> dict[str, Any]:
         previous = _valid_record(current, config.name) or {}
-        stages = dict(previous.get("stages", {}))
+        # Earlier stages are kept only from a record of the same pipeline file: a preset that
+        # takes the name of an older file's run starts a record of its own.
+        same_pipeline = recorded_file(previous) == this_file
+        stages = dict(previous.get("stages", {})) if same_pipeline else {}
         for stage, outcome in outcomes.items():
             stages[stage] = {
                 "key": outcome.artifact.key,
@@ -69,7 +76,7 @@ def record_run(
         return {
             "name": config.name,
             "description": config.description,
-            "pipeline_file": str(config.path.resolve()) if config.path else None,
+            "pipeline_file": str(this_file) if this_file else None,
             "updated": datetime.now(UTC).isoformat(timespec="seconds"),
             "stages": stages,
         }
@@ -105,8 +112,8 @@ def check_chain(artifacts: dict[str, Artifact], *, run: str) -> None:
                 )
 
 
-def _run_name_of(name_or_path: str, store: Store) -> str:
-    """A run name as given, or the run name of a pipeline file."""
+def run_name_of(name_or_path: str, store: Store) -> str:
+    """A run name as given, or the run name of a pipeline file (``exp/my.toml``)."""
     from textpipe.presets import PRESET_SUFFIX, run_name_for
 
     path = Path(name_or_path)
@@ -128,7 +135,7 @@ def resolve_run_artifacts(name_or_path: str, store: Store) -> dict[str, Artifact
     from textpipe.artifacts import open_artifact
 
     path = Path(name_or_path)
-    name = _run_name_of(name_or_path, store)
+    name = run_name_of(name_or_path, store)
     # A folder that holds no artifact does not hide a run of the same name.
     is_run = is_run_name(name) and read_run_record(store, name)
     if path.is_dir() and ((path / MANIFEST_NAME).exists() or not is_run):

@@ -74,10 +74,13 @@ def test_bad_set_values_are_one_clear_line(tmp_path: Path) -> None:
     assert "Traceback" not in unknown.output + twice.output + bad.output
 
 
-def test_an_option_the_model_does_not_use_is_refused_before_any_work(tmp_path: Path) -> None:
+def test_an_option_the_model_does_not_use_is_refused_before_any_work(encoded_artifact) -> None:
+    from textpipe.artifacts import Store
+
     result = CliRunner().invoke(
-        cli, ["train", str(tmp_path), "--model", "lstm", "--kernel-size", "3"]
+        cli, ["train", str(encoded_artifact.path), "--model", "lstm", "--kernel-size", "3"]
     )
     assert result.exit_code == 2
+    assert not (Store().root / "train").exists()
     # the stage command names its own option
     assert "Error: --kernel-size=3: model 'lstm' does not use it" in result.output

@@ -87,10 +87,23 @@ def _shown_default(value: Any) -> str | None:
     return str(value)
 
 
-def _models_using(option: str) -> list[str]:
+def _model_note(option: str) -> str:
+    """Which zoo models use a model option, for its help."""
     from textpipe.models import list_models
 
-    return [info.name for info in list_models() if not option or option in info.options]
+    models = list_models()
+    users = [info for info in models if option in info.options]
+    names = (
+        "All models"
+        if len(users) == len(models)
+        else "Models: " + ", ".join(info.name for info in users)
+    )
+    conditional = [
+        f"{info.name} only with {info.only_with[option][0]}"
+        for info in users
+        if option in info.only_with
+    ]
+    return f" {names}" + (f" ({'; '.join(conditional)})." if conditional else ".")
 
 
 def _option_for(cls: type[Params], item: dataclasses.Field) -> Callable[[Command], Command]:
@@ -102,16 +115,11 @@ def _option_for(cls: type[Params], item: dataclasses.Field) -> Callable[[Command
         return click.argument(item.name)
     first_word = metadata["help"].split(" ", 1)[0]
     help_text = metadata["help"] + "."
-    if first_word.isalpha():  # not "mixed_float16 ..."
+    if first_word.rstrip(",.;:").isalpha():  # not "mixed_float16 ..."
         help_text = help_text[:1].upper() + help_text[1:]
     shown = _shown_default(item.default)
     if metadata.get("model"):
-        users = _models_using(item.name)
-        help_text += (
-            " All models."
-            if len(users) == len(_models_using(""))
-            else (f" Models: {', '.join(users)}.")
-        )
+        help_text += _model_note(item.name)
     if shown is not None:
         help_text += f"  [default: {shown}]"
     if kind is bool:
@@ -124,7 +132,14 @@ def _option_for(cls: type[Params], item: dataclasses.Field) -> Callable[[Command
     else:
         base = {int: click.INT, float: click.FLOAT}.get(kind, click.STRING)
     option_type = _OptionalValue(base) if optional else base
-    return click.option(*names, item.name, type=option_type, default=None, help=help_text)
+    return click.option(
+        *names,
+        item.name,
+        type=option_type,
+        default=None,
+        help=help_text,
+        metavar=metadata.get("metavar"),
+    )
 
 
 def option_name(cls: type[Params], name: str) -> str:
@@ -145,18 +160,27 @@ def with_option_names(message: str, cls: type[Params]) -> str:
     command's options instead (``--text-column``), for a user who typed that command."""
     import re
 
-    names = {item.name for item in dataclasses.fields(cls)}
+    fields = {item.name: item for item in dataclasses.fields(cls)}
+    types = field_types(cls)
+
+    def option(name: str, value: str | None) -> str:
+        if types[name][0] is bool and value in ("true", "false"):
+            item = fields[name]
+            if value == "true":
+                return "--" + name.replace("_", "-")
+            return item.metadata.get("off_flag") or "--no-" + name.replace("_", "-")
+        return option_name(cls, name) + (f"={value}" if value is not None else "")
 
     def replace(match: re.Match[str]) -> str:
-        name = match.group(1)
-        return option_name(cls, name) if name in names else match.group(0)
+        name, value = match.group(1), match.group(3)
+        return option(name, value) if name in fields else match.group(0)
 
     def replace_bracketed(match: re.Match[str]) -> str:
         name = match.group(1)
-        return f"{option_name(cls, name)}:" if name in names else match.group(0)
+        return f"{option_name(cls, name)}:" if name in fields else match.group(0)
 
     message = re.sub(rf"\[{cls.stage}\.([a-z_]+)\]", replace_bracketed, message)
-    return re.sub(rf"\b{cls.stage}\.([a-z_]+)", replace, message)
+    return re.sub(rf"\b{cls.stage}\.([a-z_]+)(=([^\s:,;()]*[^\s:,;().]))?", replace, message)
 
 
 def params_options(cls: type[Params]) -> Callable[[Command], Command]:

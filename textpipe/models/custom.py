@@ -76,8 +76,9 @@ def is_file_target(target: str) -> bool:
 def source_path(spec: str) -> Path:
     """The file that holds a custom builder's source.
 
-    A file target is taken relative to the current directory. A module is found as `import`
-    would find it, which imports its parent packages (not the module itself).
+    A file target is taken relative to the current directory. A module is looked up on
+    `sys.path` package by package, as `import` would find it, but without importing anything
+    (not even its parent packages' `__init__`).
 
     Args:
         spec: `path/to/file.py:function` or `package.module:function`.
@@ -94,10 +95,17 @@ def source_path(spec: str) -> Path:
         if not path.is_file():
             raise _not_found(target, spec)
         return path
-    try:
-        found = importlib.util.find_spec(target)
-    except (ImportError, ValueError):
-        found = None
+    from importlib.machinery import PathFinder
+
+    search: list[str] | None = None  # sys.path
+    found = None
+    for part in target.split("."):
+        if not part.isidentifier():
+            raise _not_found(target, spec)
+        found = PathFinder.find_spec(part, search)
+        if found is None:
+            raise _not_found(target, spec)
+        search = list(found.submodule_search_locations or [])
     if found is None or found.origin is None or not Path(found.origin).is_file():
         raise _not_found(target, spec)
     return Path(found.origin)
@@ -123,26 +131,39 @@ def builder_options(spec: str) -> tuple[str, ...]:
     _, function_name = split_custom_spec(spec)
     path = source_path(spec)
     try:
-        tree = ast.parse(path.read_bytes(), filename=str(path))
+        names = signature_names(path, function_name)
     except SyntaxError as error:
         raise ConfigError(
             f"Model file '{path}' is not valid Python (model spec '{spec}'): {error.msg}, "
             f"line {error.lineno}."
         ) from None
-    except ValueError:  # not Python source (an extension module): the signature is unknown
+    if names is None:
         return MODEL_OPTION_NAMES
+    return tuple(name for name in MODEL_OPTION_NAMES if name in names)
+
+
+def signature_names(path: Path, function_name: str) -> frozenset[str] | None:
+    """The argument names of a top-level function in a Python file, read with `ast` (the file
+    is not run); None when it takes `**kwargs` or is not a plain `def` there.
+
+    Raises:
+        SyntaxError: the file is not valid Python.
+    """
+    try:
+        tree = ast.parse(path.read_bytes(), filename=str(path))
+    except ValueError:  # not Python source (an extension module): the signature is unknown
+        return None
     definitions = [
         node
         for node in tree.body
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == function_name
     ]
     if not definitions:
-        return MODEL_OPTION_NAMES
+        return None
     arguments = definitions[-1].args  # the last definition is the one Python keeps
     if arguments.kwarg is not None:
-        return MODEL_OPTION_NAMES
-    names = {argument.arg for argument in [*arguments.args, *arguments.kwonlyargs]}
-    return tuple(name for name in MODEL_OPTION_NAMES if name in names)
+        return None
+    return frozenset(argument.arg for argument in [*arguments.args, *arguments.kwonlyargs])
 
 
 def model_fingerprint(spec: str) -> tuple[str, str | None]:

@@ -10,13 +10,15 @@ keyword-only `vocab_size`, `length`, `num_classes` and the model options it uses
 `TrainParams`), and returning an uncompiled `keras.Model` that maps int32 token ids (padding
 id 0) to logits: one logit for 2 classes, one per class for more.
 
-Each registration names the options its builder uses, so an option a model does not use is
-refused (`select_model_options`) instead of silently changing a cache key.
+A zoo model's options are its builder's keyword names, read from the builder's source (so the
+registry cannot disagree with the signature); an option a model does not use is refused
+(`select_model_options`) instead of silently changing a cache key.
 """
 
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib
 import numbers
 from collections.abc import Mapping
@@ -31,6 +33,7 @@ from textpipe.models.custom import (
     builder_options,
     is_custom_spec,
     load_builder,
+    signature_names,
     split_custom_spec,
 )
 
@@ -50,6 +53,8 @@ class ModelInfo:
         recurrent: Whether the model runs recurrent layers, which are slow on a CPU and fast
             with cuDNN on a GPU when the input is right-padded.
         options: The model options it uses, in `MODEL_OPTION_NAMES` order.
+        only_with: Options it uses only when another option has a value: option ->
+            (the other option, that value).
     """
 
     name: str
@@ -57,6 +62,7 @@ class ModelInfo:
     masked: bool
     recurrent: bool
     options: tuple[str, ...]
+    only_with: Mapping[str, tuple[str, object]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -68,29 +74,9 @@ class _Registration:
     description: str
     masked: bool
     recurrent: bool
-    options: tuple[str, ...]
     fixed: Mapping[str, object] = field(default_factory=dict)
     # option -> (another option, the value under which the builder uses the first at all)
     only_with: Mapping[str, tuple[str, object]] = field(default_factory=dict)
-
-
-_RECURRENT_OPTIONS = (
-    "embedding_dim",
-    "units",
-    "num_layers",
-    "dropout",
-    "pooling",
-    "mixed_precision",
-)
-_BIDIRECTIONAL_OPTIONS = (
-    "embedding_dim",
-    "units",
-    "num_layers",
-    "dropout",
-    "pooling",
-    "merge_mode",
-    "mixed_precision",
-)
 
 
 def _recurrent(cell: str, description: str, *, bidirectional: bool) -> _Registration:
@@ -102,7 +88,6 @@ def _recurrent(cell: str, description: str, *, bidirectional: bool) -> _Registra
         description,
         masked=True,
         recurrent=True,
-        options=_BIDIRECTIONAL_OPTIONS if bidirectional else _RECURRENT_OPTIONS,
         fixed={"cell": cell} if bidirectional else {"cell": cell, "merge_mode": None},
     )
 
@@ -114,14 +99,6 @@ _REGISTRY: dict[str, _Registration] = {
         "Mean of word embeddings, optionally with hashed bigrams (fastText)",
         masked=True,
         recurrent=False,
-        options=(
-            "embedding_dim",
-            "units",
-            "dropout",
-            "bigrams",
-            "bigram_buckets",
-            "mixed_precision",
-        ),
     ),
     "bigru": _recurrent("gru", "Bidirectional GRU layers", bidirectional=True),
     "bilstm": _recurrent("lstm", "Bidirectional LSTM layers", bidirectional=True),
@@ -131,7 +108,6 @@ _REGISTRY: dict[str, _Registration] = {
         "1D convolution over the embeddings, max-pooled over the real tokens",
         masked=True,
         recurrent=False,
-        options=("embedding_dim", "units", "dropout", "kernel_size", "mixed_precision"),
     ),
     "gru": _recurrent("gru", "GRU layers", bidirectional=False),
     "lstm": _recurrent("lstm", "LSTM layers", bidirectional=False),
@@ -141,7 +117,6 @@ _REGISTRY: dict[str, _Registration] = {
         "Flattened embeddings of every position into a dense layer; not masked (the baseline)",
         masked=False,
         recurrent=False,
-        options=("embedding_dim", "units", "dropout", "mixed_precision"),
     ),
     "ngram": _Registration(
         "textpipe.models.ngram",
@@ -149,15 +124,6 @@ _REGISTRY: dict[str, _Registration] = {
         "Naive-Bayes-scaled logistic regression over hashed word n-grams (NB-LR)",
         masked=True,
         recurrent=False,
-        options=(
-            "embedding_dim",
-            "units",
-            "dropout",
-            "ngram_order",
-            "ngram_buckets",
-            "ngram_hidden",
-            "mixed_precision",
-        ),
         only_with={
             "embedding_dim": ("ngram_hidden", True),
             "units": ("ngram_hidden", True),
@@ -170,7 +136,6 @@ _REGISTRY: dict[str, _Registration] = {
         "Transformer encoder blocks with learned positions, mean-pooled",
         masked=True,
         recurrent=False,
-        options=("embedding_dim", "units", "num_layers", "dropout", "num_heads", "mixed_precision"),
     ),
 }
 
@@ -357,6 +322,22 @@ def load_model(path: str | Path, *, spec: str | None = None) -> keras.Model:
     return keras.saving.load_model(path)
 
 
+@functools.cache
+def _declared_options(name: str) -> tuple[str, ...]:
+    """A zoo model's options: its builder's keyword names that are model options, read from the
+    builder's source (the module is not imported), less the arguments fixed for this model."""
+    registration = _REGISTRY[name]
+    source = Path(__file__).with_name(registration.module.rsplit(".", 1)[1] + ".py")
+    names = signature_names(source, registration.function)
+    if names is None:  # a zoo builder always spells out its options; the contract test checks
+        raise ConfigError(f"Model '{name}': cannot read the options of {registration.function}.")
+    return tuple(
+        option
+        for option in MODEL_OPTION_NAMES
+        if option in names and option not in registration.fixed
+    )
+
+
 def _info(name: str) -> ModelInfo:
     registration = _REGISTRY[name]
     return ModelInfo(
@@ -364,7 +345,8 @@ def _info(name: str) -> ModelInfo:
         description=registration.description,
         masked=registration.masked,
         recurrent=registration.recurrent,
-        options=tuple(name for name in MODEL_OPTION_NAMES if name in registration.options),
+        options=_declared_options(name),
+        only_with=registration.only_with,
     )
 
 

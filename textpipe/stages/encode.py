@@ -55,24 +55,24 @@ class Encoded:
 
     @property
     def length(self) -> int:
-        return int(self.artifact.params["length"])
+        return int(self.artifact.param("length"))
 
     @property
     def padding(self) -> str:
-        return str(self.artifact.params["padding"])
+        return str(self.artifact.param("padding"))
 
     @property
     def truncation(self) -> str:
-        return str(self.artifact.params["truncation"])
+        return str(self.artifact.param("truncation"))
 
     @property
     def vocab_size(self) -> int:
         """Ids in the vocabulary, padding and out-of-vocabulary included."""
-        return int(self.artifact.stats["vocab_size"])
+        return int(self.artifact.stat("vocab_size"))
 
     @property
     def label_names(self) -> list[str]:
-        return list(self.artifact.stats["label_names"])
+        return list(self.artifact.stat("label_names"))
 
     @property
     def num_classes(self) -> int:

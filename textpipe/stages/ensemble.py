@@ -21,7 +21,9 @@ from textpipe.stages.evaluate import METRICS_FILE, PREDICTIONS_FILE
 if TYPE_CHECKING:
     import numpy as np
 
-STAGE = "evaluate"  # an ensemble is an evaluation, listed and reported as one
+# Not a pipeline stage (no `Stage` declaration): it makes evaluate artifacts, listed and
+# reported like any evaluation, from a varying number of member evaluations.
+ARTIFACT_STAGE = "evaluate"
 VERSION = 1
 KIND = "ensemble"
 
@@ -136,7 +138,7 @@ def ensemble(
 
     # Keyed by the members' evaluations and the weights, in the order given.
     identity = Identity(
-        stage=STAGE,
+        stage=ARTIFACT_STAGE,
         version=VERSION,
         params={"kind": KIND, "weights": [round(share, 12) for share in shares]},
         inputs={f"member_{index}": evaluation.key for index, evaluation in enumerate(evaluations)},
@@ -163,7 +165,7 @@ def resolve_evaluations(
         InputError: A run does not exist or has not been evaluated.
     """
     from textpipe.artifacts import open_artifact
-    from textpipe.runs import run_records
+    from textpipe.runs import run_name_of, run_records
 
     by_name = {record["name"]: record for record in run_records(store)}
     name_of = {
@@ -178,6 +180,7 @@ def resolve_evaluations(
             found.append(artifact)
             names.append(name_of.get(artifact.key, f"eval-{artifact.short_key}"))
             continue
+        run = run_name_of(run, store)
         entry = by_name.get(run, {}).get("stages", {}).get("evaluate")
         artifact = store.find("evaluate", entry["key"]) if entry else None
         if artifact is None:

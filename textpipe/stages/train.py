@@ -47,11 +47,11 @@ class Trained:
 
     @property
     def label_names(self) -> list[str]:
-        return list(self.artifact.stats["label_names"])
+        return list(self.artifact.stat("label_names"))
 
     @property
     def length(self) -> int:
-        return int(self.artifact.stats["length"])
+        return int(self.artifact.stat("length"))
 
     @property
     def padding(self) -> str | None:
@@ -89,6 +89,23 @@ def model_key_parts(params: TrainParams) -> KeyParts:
     # an unknown model, or an option it does not use set to another value, is refused here
     keyed.update(select_model_options(params.model, params.model_options()))
     return keyed, ({"model_code": code_hash} if code_hash else {}), None
+
+
+def check_padding(model: str, padding: str) -> None:
+    """Refuse a masked recurrent model on left-padded data.
+
+    Raises:
+        ConfigError: on a GPU, Keras refuses the cuDNN kernel for left-padded rows.
+    """
+    from textpipe.models import model_info
+
+    info = model_info(model)
+    if info.masked and info.recurrent and padding == "pre":
+        raise ConfigError(
+            f"Model {model!r} masks padding with recurrent layers, which need right "
+            "padding: on a GPU, Keras refuses the cuDNN kernel for left-padded rows and runs "
+            "about 10x slower. Encode with encode.padding=post (the default)."
+        )
 
 
 STAGE = Stage(
@@ -310,12 +327,7 @@ def train(
     identity = STAGE.identity_of(params, {"encoded": encoded})
     info = model_info(params.model)
     data = Encoded(encoded)
-    if info.masked and info.recurrent and data.padding == "pre":
-        raise ConfigError(
-            f"Model {params.model!r} masks padding with recurrent layers, which need right "
-            "padding: on a GPU, Keras refuses the cuDNN kernel for left-padded rows and runs "
-            "about 10x slower. Encode with encode.padding=post (the default)."
-        )
+    check_padding(params.model, data.padding)
     if not data.has_split("train"):
         raise InputError(f"{encoded.path}: no train split to train on.")
 
