@@ -50,6 +50,8 @@ class ModelInfo:
         recurrent: Whether the model runs recurrent layers, which are slow on a CPU and fast
             with cuDNN on a GPU when the input is right-padded.
         options: The model options it uses, in `MODEL_OPTION_NAMES` order.
+        positional: Whether the output depends on where the tokens sit (learned position
+            embeddings), so that padding before a review, unlike padding after it, changes it.
     """
 
     name: str
@@ -57,6 +59,7 @@ class ModelInfo:
     masked: bool
     recurrent: bool
     options: tuple[str, ...]
+    positional: bool = False
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,7 @@ class _Registration:
     masked: bool
     recurrent: bool
     options: tuple[str, ...]
+    positional: bool = False
     fixed: Mapping[str, object] = field(default_factory=dict)
     # option -> (another option, the value under which the builder uses the first at all)
     only_with: Mapping[str, tuple[str, object]] = field(default_factory=dict)
@@ -171,6 +175,7 @@ _REGISTRY: dict[str, _Registration] = {
         masked=True,
         recurrent=False,
         options=("embedding_dim", "units", "num_layers", "dropout", "num_heads", "mixed_precision"),
+        positional=True,
     ),
 }
 
@@ -211,6 +216,7 @@ def model_info(spec: str) -> ModelInfo:
             masked=True,
             recurrent=False,
             options=builder_options(spec),
+            positional=True,  # unknown: assume padding before the tokens matters
         )
     _check_registered(spec)
     return _info(spec)
@@ -365,6 +371,7 @@ def _info(name: str) -> ModelInfo:
         masked=registration.masked,
         recurrent=registration.recurrent,
         options=tuple(name for name in MODEL_OPTION_NAMES if name in registration.options),
+        positional=registration.positional,
     )
 
 
