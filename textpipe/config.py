@@ -307,6 +307,14 @@ class TrainParams(Params):
         metavar="N",
     )
     class_weight: str = spec("none", "weight classes in the loss", choices=("none", "balanced"))
+    # Off by default: on a TensorFlow CPU each batch width compiles again, which costs more
+    # than trimming saves over a few epochs (BENCHMARKS.md, "Streamed batches").
+    bucketing: str = spec(
+        "off",
+        "batch rows of similar length, trimmed to their longest row: auto (masked zoo models "
+        "whose prediction ignores the padding), on, off",
+        choices=("auto", "on", "off"),
+    )
     # Model options: each zoo model uses some of them (`textpipe models` lists which).
     embedding_dim: int = spec(64, "embedding width", minimum=1, model=True)
     units: int = spec(
@@ -363,6 +371,13 @@ class EvaluateParams(Params):
     stage: ClassVar[str] = "evaluate"
     split: str = spec("test", "split to evaluate", choices=("train", "validation", "test"))
     batch_size: int = spec(256, "prediction batch size", minimum=1, runtime=True)
+    bucketing: str = spec(
+        "auto",
+        "batch rows of similar length, trimmed to their longest row: auto (where the model "
+        "was trained so; the predictions stay the same), off",
+        choices=("auto", "off"),
+        runtime=True,
+    )
 
 
 PARAMS_BY_STAGE: dict[str, type[Params]] = {

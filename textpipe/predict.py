@@ -34,9 +34,14 @@ class Predictor:
     truncation: str
     label_names: list[str]
     run: str
+    bucketing: bool = False
+    """Batch rows of similar length, trimmed to their longest row (the model ignores padding)."""
 
     def encode(self, texts: list[str]) -> Any:
         """Raw texts to the padded id matrix, exactly as the encode stage lays it out."""
+        return self._padded(texts).ids
+
+    def _padded(self, texts: list[str]) -> Any:
         import numpy as np
 
         from textpipe.stages.encode import pad_ids
@@ -51,7 +56,7 @@ class Predictor:
         )
         return pad_ids(
             flat, offsets, length=self.length, padding=self.padding, truncation=self.truncation
-        ).ids
+        )
 
     def class_probabilities(self, texts: list[str], batch_size: int = 256) -> Any:
         """Class probabilities of raw texts: [N, C], one column per label name."""
@@ -61,8 +66,14 @@ class Predictor:
 
         if not texts:
             return np.zeros((0, len(self.label_names)))
+        padded = self._padded(texts)
         probabilities = predict_probabilities(
-            self.model, self.encode(texts), batch_size=batch_size, streaming=True
+            self.model,
+            padded.ids,
+            batch_size=batch_size,
+            lengths=padded.lengths if self.bucketing else None,
+            padding=self.padding,
+            streaming=True,
         )
         if probabilities.ndim == 1:
             return np.stack([1.0 - probabilities, probabilities], axis=1)
@@ -122,14 +133,16 @@ def load_predictor(
         )
     model = load_trained_model(trained, model_code=model_code, trust_code=trust_code)
     data = Encoded(encoded)
+    typed = Trained(trained)
     return Predictor(
         tokenizer=Tokenizer.from_file(str(vocab.file(TOKENIZER_FILE))),
         model=model,
         length=data.length,
         padding=data.padding,
         truncation=data.truncation,
-        label_names=Trained(trained).label_names,
+        label_names=typed.label_names,
         run=name_or_path,
+        bucketing=typed.bucketing,
     )
 
 

@@ -188,3 +188,32 @@ def test_ngram_model_is_adapted_to_the_training_split_before_fitting(encoded_art
     assert ratios.min() < 0 < ratios.max()  # computed from the labels, saved with the model
     bag = train(encoded=encoded_artifact, params=params(), store=Store())
     assert bag.artifact.stats["adapted_layers"] == []
+
+
+def test_masked_models_train_on_bucketed_batches_and_mlp_on_full_rows(
+    encoded_artifact, tmp_path: Path
+) -> None:
+    from textpipe.stages.train import Trained
+
+    lstm = Trained(
+        train(
+            encoded=encoded_artifact,
+            params=params(model="lstm", epochs=1),
+            store=Store(tmp_path / "lstm"),
+        ).artifact
+    )
+    assert lstm.bucketing and lstm.artifact.stats["batch_widths"] == [12]  # 12 < one step
+    mlp = train(
+        encoded=encoded_artifact,
+        params=params(model="mlp", epochs=1),
+        store=Store(tmp_path / "mlp"),
+    ).artifact
+    assert not mlp.stats["bucketing"] and mlp.stats["batch_widths"] == [12]
+    off = train(
+        encoded=encoded_artifact,
+        params=params(model="lstm", epochs=1, bucketing="off"),
+        store=Store(tmp_path / "lstm"),
+    ).artifact
+    assert off.key != lstm.artifact.key and not off.stats["bucketing"]
+    with pytest.raises(ConfigError, match="not masked"):
+        train(encoded=encoded_artifact, params=params(model="mlp", bucketing="on"), store=Store())

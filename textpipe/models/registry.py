@@ -55,6 +55,8 @@ class ModelInfo:
         options: The model options it uses, in `MODEL_OPTION_NAMES` order.
         only_with: Options it uses only when another option has a value: option ->
             (the other option, that value).
+        positional: Whether the output depends on where the tokens sit (learned position
+            embeddings), so that padding before a review, unlike padding after it, changes it.
     """
 
     name: str
@@ -63,6 +65,7 @@ class ModelInfo:
     recurrent: bool
     options: tuple[str, ...]
     only_with: Mapping[str, tuple[str, object]] = field(default_factory=dict)
+    positional: bool = False
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,7 @@ class _Registration:
     description: str
     masked: bool
     recurrent: bool
+    positional: bool = False
     fixed: Mapping[str, object] = field(default_factory=dict)
     # option -> (another option, the value under which the builder uses the first at all)
     only_with: Mapping[str, tuple[str, object]] = field(default_factory=dict)
@@ -136,6 +140,7 @@ _REGISTRY: dict[str, _Registration] = {
         "Transformer encoder blocks with learned positions, mean-pooled",
         masked=True,
         recurrent=False,
+        positional=True,
     ),
 }
 
@@ -176,6 +181,7 @@ def model_info(spec: str) -> ModelInfo:
             masked=True,
             recurrent=False,
             options=builder_options(spec),
+            positional=True,  # unknown: assume padding before the tokens matters
         )
     _check_registered(spec)
     return _info(spec)
@@ -347,6 +353,7 @@ def _info(name: str) -> ModelInfo:
         recurrent=registration.recurrent,
         options=_declared_options(name),
         only_with=registration.only_with,
+        positional=registration.positional,
     )
 
 

@@ -90,11 +90,20 @@ class Encoded:
         return name in self.artifact.stats.get("splits", {})
 
     def split(self, name: str) -> tuple[np.ndarray, np.ndarray]:
-        """The id matrix and the (checked) labels of a split."""
+        """The (memory-mapped) id matrix and the (checked) labels of a split."""
+        return self.ids(name), self.labels(name)
+
+    def ids(self, name: str) -> np.ndarray:
+        """The id matrix of a split, memory-mapped read-only: rows are read as they are used."""
         import numpy as np
 
-        ids = np.load(self.artifact.file(f"{name}{IDS_SUFFIX}"), allow_pickle=False)
-        return ids, self.labels(name)
+        return np.load(self.artifact.file(f"{name}{IDS_SUFFIX}"), mmap_mode="r")
+
+    def lengths(self, name: str) -> np.ndarray:
+        """The tokens each row of a split keeps (at least 1), before padding."""
+        import numpy as np
+
+        return np.load(self.artifact.file(f"{name}{LENGTHS_SUFFIX}"), allow_pickle=False)
 
     def labels(self, name: str) -> np.ndarray:
         """The labels of a split, checked to lie in ``[0, num_classes)``."""

@@ -35,24 +35,40 @@ PREDICTIONS_FILE = "predictions.npy"
 
 
 def predict_probabilities(
-    model: Any, ids: np.ndarray, *, batch_size: int = 256, streaming: bool = False
+    model: Any,
+    ids: np.ndarray,
+    *,
+    batch_size: int = 256,
+    lengths: np.ndarray | None = None,
+    padding: str = "post",
+    streaming: bool = False,
 ) -> np.ndarray:
     """Class probabilities from a logits model: [N] for two classes, [N, C] otherwise.
 
+    Rows are read batch by batch (``ids`` may be memory-mapped). With ``lengths`` (each row's
+    true length), rows of similar length are batched together and each batch is trimmed to its
+    longest row (``padding`` says which side to trim); only for a model that ignores padding.
     ``streaming`` is for callers that call this once per chunk of a long input: it runs the
     model batch by batch (``predict_on_batch``), because each ``model.predict`` call builds a
     new input pipeline and memory grows with the number of calls.
     """
     import numpy as np
 
-    if streaming:
-        parts = [
-            np.asarray(model.predict_on_batch(ids[start : start + batch_size]))
-            for start in range(0, len(ids), batch_size)
-        ]
+    from textpipe.stages.batches import sequence_batches
+
+    batches = sequence_batches(ids, lengths=lengths, batch_size=batch_size, padding=padding)
+    if not len(ids):
+        logits = np.zeros((0, int(model.outputs[0].shape[-1])), np.float64)
+    elif streaming:
+        parts = [np.asarray(model.predict_on_batch(batch[0])) for batch in batches]
         logits = np.concatenate(parts).astype(np.float64)
     else:
-        logits = np.asarray(model.predict(ids, batch_size=batch_size, verbose=0), np.float64)
+        logits = np.asarray(model.predict(batches, verbose=0), np.float64)
+    order = batches.plan.row_order
+    if not np.array_equal(order, np.arange(len(ids))):
+        in_order = np.empty_like(logits)
+        in_order[order] = logits
+        logits = in_order
     if logits.shape[-1] == 1:
         return 1.0 / (1.0 + np.exp(-logits[:, 0]))
     shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
@@ -130,11 +146,18 @@ def evaluate(
 
     def build(directory: Path) -> dict[str, Any]:
         ids, labels = data.split(params.split)
+        bucketing = trained.bucketing and params.bucketing == "auto"
         with progress.task(f"evaluate: {params.split} ({len(ids):,} rows)", total=None):
             keras_model = load_trained_model(
                 model, model_code=model_code, trust_code=trust_code, notice=progress.note
             )
-            probabilities = predict_probabilities(keras_model, ids, batch_size=params.batch_size)
+            probabilities = predict_probabilities(
+                keras_model,
+                ids,
+                batch_size=params.batch_size,
+                lengths=data.lengths(params.split) if bucketing else None,
+                padding=data.padding,
+            )
         metrics = classification_metrics(labels, probabilities, trained.label_names)
         metrics["split"] = params.split
         np.save(directory / PREDICTIONS_FILE, probabilities.astype(np.float32))

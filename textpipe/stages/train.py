@@ -63,6 +63,12 @@ class Trained:
         return bool(self.artifact.stats.get("masked"))
 
     @property
+    def bucketing(self) -> bool:
+        """Whether it trained on length-bucketed, trimmed batches (its prediction ignores
+        padding), so that evaluate and predict may trim their batches too."""
+        return bool(self.artifact.stats.get("bucketing"))
+
+    @property
     def vocab_key(self) -> str | None:
         return self.artifact.stats.get("vocab_key")
 
@@ -110,7 +116,9 @@ def check_padding(model: str, padding: str) -> None:
 
 STAGE = Stage(
     name="train",
-    version=1,
+    # 2: batches stream from the memory-mapped ids in textpipe's own seeded order, and masked
+    # models train on length-bucketed batches (train.bucketing)
+    version=2,
     params=TrainParams,
     inputs={"encoded": "encode"},
     function="train",
@@ -318,10 +326,12 @@ def train(
         The cache outcome; stats hold the parameter count, timings, backend and device.
 
     Raises:
-        ConfigError: unknown model or option, or a masked recurrent model on left-padded data.
+        ConfigError: unknown model or option, a masked recurrent model on left-padded data, or
+            bucketing on for a model that needs fixed-length rows.
         InputError: the encode artifact has no train split.
     """
     from textpipe.models import model_info
+    from textpipe.stages.batches import bucketing_applies
 
     progress = or_silent(progress)
     identity = STAGE.identity_of(params, {"encoded": encoded})
@@ -330,6 +340,7 @@ def train(
     check_padding(params.model, data.padding)
     if not data.has_split("train"):
         raise InputError(f"{encoded.path}: no train split to train on.")
+    bucketing = bucketing_applies(info, padding=data.padding, setting=params.bucketing)
 
     checkpoint_dir = store.partial_dir(STAGE.name, identity.key)
 
@@ -340,6 +351,7 @@ def train(
             params=params,
             info_recurrent=info.recurrent,
             masked=info.masked,
+            bucketing=bucketing,
             checkpoint_dir=checkpoint_dir,
             resume=resume,
             progress=progress,
@@ -355,13 +367,17 @@ def _fit(
     params: TrainParams,
     info_recurrent: bool,
     masked: bool,
+    bucketing: bool,
     checkpoint_dir: Path,
     resume: bool,
     progress: Progress,
 ) -> dict[str, Any]:
+    """Fits the model on batches streamed from the memory-mapped ids (see ``stages.batches``)."""
+    import numpy as np
 
     from textpipe.models import build_model, load_model, select_model_options
     from textpipe.models.adapt import adaptable_layers
+    from textpipe.stages.batches import epoch_order_callback, sequence_batches
 
     keras = load_keras()
     backend = keras.backend.backend()
@@ -370,8 +386,13 @@ def _fit(
     train_ids, train_labels = data.split("train")
     validation = None
     if data.has_split("validation"):
-        validation_ids, validation_labels = data.split("validation")
-        validation = (validation_ids, _targets(validation_labels, num_classes))
+        validation = sequence_batches(
+            data.ids("validation"),
+            targets=_targets(data.labels("validation"), num_classes),
+            lengths=data.lengths("validation") if bucketing else None,
+            batch_size=params.batch_size,
+            padding=data.padding,
+        )
     jit_compile = _resolve_jit_compile(params.jit_compile, info_recurrent)
     spec = resolve_custom_spec(params.model)
 
@@ -412,16 +433,38 @@ def _fit(
         )
         _adapt(model, train_ids, train_labels, num_classes=num_classes, progress=progress)
     jit_compile = bool(getattr(model, "jit_compile", jit_compile))
+    if bucketing and model.inputs[0].shape[1] is not None:
+        raise ConfigError(
+            f"train.bucketing=on: model {params.model!r} takes exactly "
+            f"{model.inputs[0].shape[1]} steps, so its batches cannot be trimmed; build it "
+            "with keras.Input(shape=(None,)) or use train.bucketing=off."
+        )
 
-    steps = -(-len(train_ids) // params.batch_size)
+    weights = None
+    if params.class_weight == "balanced":
+        per_class = class_weights(train_labels, num_classes)
+        weights = np.array([per_class[index] for index in range(num_classes)], np.float32)
+    batches = sequence_batches(
+        train_ids,
+        targets=_targets(train_labels, num_classes),
+        sample_weights=None if weights is None else weights[train_labels],
+        lengths=data.lengths("train") if bucketing else None,
+        batch_size=params.batch_size,
+        padding=data.padding,
+        shuffle=True,
+        seed=params.seed,
+        epoch=initial_epoch,
+    )
+    steps = len(batches)
     callbacks: list[Any] = [
+        epoch_order_callback(batches),
         _make_callback(
             progress=progress,
             epochs=params.epochs,
             steps=steps,
             history=history,
             checkpoint_dir=checkpoint_dir,
-        )
+        ),
     ]
     if params.early_stopping:
         callbacks.append(
@@ -433,20 +476,15 @@ def _fit(
         )
         if validation is None:
             progress.note("train: no validation split; early stopping watches the training loss")
-    weights = (
-        class_weights(train_labels, num_classes) if params.class_weight == "balanced" else None
-    )
     start = time.perf_counter()
     if initial_epoch < params.epochs:
         model.fit(
-            train_ids,
-            _targets(train_labels, num_classes),
-            batch_size=params.batch_size,
+            batches,
             epochs=params.epochs,
             initial_epoch=initial_epoch,
             validation_data=validation,
-            class_weight=weights,
-            shuffle=True,
+            # the batches shuffle themselves, seeded (Keras would shuffle their order unseeded)
+            shuffle=False,
             callbacks=callbacks,
             verbose=0,
         )
@@ -464,6 +502,8 @@ def _fit(
         "model": params.model,
         "model_spec": spec,
         "masked": masked,
+        "bucketing": bucketing,
+        "batch_widths": sorted({int(width) for width in batches.plan.widths}),
         "params_count": int(model.count_params()),
         "train_seconds": round(train_seconds, 3),
         "seconds_per_epoch": round(sum(epoch_seconds) / len(epoch_seconds), 3)

@@ -1,0 +1,190 @@
+"""Streamed batches and length bucketing: every row once, seeded order, trimmed shapes, and the
+same predictions with and without trimming."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from textpipe.errors import ConfigError
+from textpipe.models import build_model, model_info
+from textpipe.stages.batches import (
+    bucketing_applies,
+    epoch_order_callback,
+    plan_batches,
+    row_widths,
+    sequence_batches,
+    width_step,
+)
+from textpipe.stages.encode import pad_ids
+from textpipe.stages.evaluate import predict_probabilities
+
+LENGTH = 160
+
+
+def padded_rows(count: int, padding: str = "post", seed: int = 0):
+    """Rows of 1 to 200 token ids (ids 1..49), laid out as the encode stage does."""
+    generator = np.random.default_rng(seed)
+    sizes = generator.integers(1, 200, size=count)
+    flat = generator.integers(1, 50, size=int(sizes.sum())).astype(np.int32)
+    offsets = np.concatenate([[0], np.cumsum(sizes)])
+    return pad_ids(flat, offsets, length=LENGTH, padding=padding, truncation="post")
+
+
+@pytest.mark.parametrize("bucketed", [False, True])
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_every_row_exactly_once_per_epoch(bucketed: bool, shuffle: bool) -> None:
+    lengths = padded_rows(203).lengths if bucketed else None
+    for epoch in range(3):
+        plan = plan_batches(
+            203, length=LENGTH, batch_size=16, lengths=lengths, shuffle=shuffle, epoch=epoch
+        )
+        assert len(plan.batches) == 13
+        assert sorted(len(rows) for rows in plan.batches)[1:] == [16] * 12
+        assert np.array_equal(np.sort(plan.row_order), np.arange(203))
+
+
+def test_same_seed_same_order_and_each_epoch_its_own() -> None:
+    lengths = padded_rows(300).lengths
+
+    def order(seed: int, epoch: int) -> np.ndarray:
+        plan = plan_batches(
+            300, length=LENGTH, batch_size=32, lengths=lengths, shuffle=True, seed=seed, epoch=epoch
+        )
+        return plan.row_order
+
+    assert np.array_equal(order(7, 2), order(7, 2))
+    assert not np.array_equal(order(7, 2), order(7, 3))
+    assert not np.array_equal(order(7, 2), order(8, 2))
+
+
+def test_batches_are_trimmed_to_a_few_rounded_widths() -> None:
+    rows = padded_rows(400)
+    plan = plan_batches(400, length=LENGTH, batch_size=32, lengths=rows.lengths, shuffle=True)
+    step = width_step(LENGTH)
+    assert set(plan.widths) <= set(range(step, LENGTH, step)) | {LENGTH}
+    assert len(set(plan.widths)) > 1 and min(plan.widths) < LENGTH
+    for rows_of_batch, width in zip(plan.batches, plan.widths, strict=True):
+        assert rows.lengths[rows_of_batch].max() <= width
+        assert row_widths(rows.lengths[rows_of_batch], LENGTH).max() == width
+    # a long encode length still gives at most 8 shapes
+    assert len(set(row_widths(np.arange(1, 2049), 2048))) == 8
+    # Keras reads the first two batches to declare the shapes on TensorFlow: they must differ
+    assert plan.widths[0] != plan.widths[1]
+
+
+@pytest.mark.parametrize("padding", ["post", "pre"])
+def test_trimming_drops_only_padding_from_the_padded_side(padding: str) -> None:
+    rows = padded_rows(120, padding=padding)
+    batches = sequence_batches(
+        rows.ids,
+        targets=np.arange(120),
+        lengths=rows.lengths,
+        batch_size=16,
+        padding=padding,
+        shuffle=True,
+    )
+    widths = set()
+    for index in range(len(batches)):
+        x, targets = batches[index]
+        widths.add(x.shape[1])
+        full = rows.ids[targets]
+        kept = full[:, : x.shape[1]] if padding == "post" else full[:, LENGTH - x.shape[1] :]
+        assert np.array_equal(x, kept)
+        assert (full != 0).sum() == (x != 0).sum()
+    assert min(widths) < LENGTH
+
+
+def test_unbucketed_batches_keep_every_column() -> None:
+    rows = padded_rows(50)
+    batches = sequence_batches(rows.ids, batch_size=16, shuffle=True)
+    assert {batches[index][0].shape[1] for index in range(len(batches))} == {LENGTH}
+
+
+def test_batches_read_a_memory_mapped_matrix(tmp_path) -> None:
+    rows = padded_rows(64)
+    np.save(tmp_path / "ids.npy", rows.ids)
+    mapped = np.load(tmp_path / "ids.npy", mmap_mode="r")
+    batches = sequence_batches(mapped, lengths=rows.lengths, batch_size=16)
+    seen = np.concatenate([batches[index][0][:, :1] for index in range(len(batches))])
+    assert np.array_equal(seen[:, 0], rows.ids[batches.plan.row_order, 0])
+
+
+@pytest.mark.parametrize(
+    ("name", "padding"),
+    [("lstm", "post"), ("bilstm", "post"), ("bag", "pre"), ("cnn", "pre"), ("transformer", "post")],
+)
+def test_a_masked_model_predicts_the_same_with_and_without_bucketing(
+    name: str, padding: str
+) -> None:
+    import keras
+
+    keras.utils.set_random_seed(3)
+    rows = padded_rows(90, padding=padding, seed=1)
+    model = build_model(name, vocab_size=50, length=LENGTH, num_classes=3, embedding_dim=8, units=8)
+    full = predict_probabilities(model, rows.ids, batch_size=16)
+    trimmed = predict_probabilities(
+        model, rows.ids, batch_size=16, lengths=rows.lengths, padding=padding
+    )
+    streamed = predict_probabilities(
+        model, rows.ids, batch_size=16, lengths=rows.lengths, padding=padding, streaming=True
+    )
+    np.testing.assert_allclose(trimmed, full, atol=1e-5)
+    np.testing.assert_allclose(streamed, full, atol=1e-5)
+    assert np.ptp(full[:, 0]) > 0
+
+
+def test_which_models_are_bucketed() -> None:
+    assert bucketing_applies(model_info("lstm"), padding="post", setting="auto")
+    assert bucketing_applies(model_info("bag"), padding="pre", setting="auto")
+    # learned positions: padding before the tokens moves them
+    assert not bucketing_applies(model_info("transformer"), padding="pre", setting="auto")
+    assert bucketing_applies(model_info("transformer"), padding="post", setting="auto")
+    assert not bucketing_applies(model_info("lstm"), padding="post", setting="off")
+    assert not bucketing_applies(model_info("mlp"), padding="post", setting="auto")
+    with pytest.raises(ConfigError, match="not masked"):
+        bucketing_applies(model_info("mlp"), padding="post", setting="on")
+
+
+def test_fit_reads_each_epoch_in_the_order_of_that_epoch() -> None:
+    """No batch of an epoch is read before that epoch's order is set (prefetching included)."""
+    import keras
+
+    rows = padded_rows(96)
+    batches = sequence_batches(
+        rows.ids,
+        targets=(np.arange(96) % 2).astype(np.float32).reshape(-1, 1),
+        lengths=rows.lengths,
+        batch_size=16,
+        shuffle=True,
+        seed=5,
+    )
+    reads: list[tuple[int, int]] = []
+    marks: list[int] = []
+
+    class Recording(type(batches)):
+        def __getitem__(self, index: int):
+            reads.append((self.epoch, index))
+            return super().__getitem__(index)
+
+    batches.__class__ = Recording
+
+    class Mark(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            marks.append(len(reads))
+
+    model = build_model(
+        "bag", vocab_size=50, length=LENGTH, num_classes=2, embedding_dim=4, units=4
+    )
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    model.fit(
+        batches,
+        epochs=3,
+        shuffle=False,
+        verbose=0,
+        callbacks=[epoch_order_callback(batches), Mark()],
+    )
+    assert len(marks) == 3
+    for epoch, start in enumerate(marks):
+        end = marks[epoch + 1] if epoch + 1 < len(marks) else len(reads)
+        assert {read_epoch for read_epoch, _ in reads[start:end]} <= {epoch}
