@@ -198,20 +198,20 @@ def test_masked_models_train_on_bucketed_batches_and_mlp_on_full_rows(
     lstm = Trained(
         train(
             encoded=encoded_artifact,
-            params=params(model="lstm", epochs=1),
+            params=params(model="lstm", epochs=1, bucketing="auto"),
             store=Store(tmp_path / "lstm"),
         ).artifact
     )
     assert lstm.bucketing and lstm.artifact.stats["batch_widths"] == [12]  # 12 < one step
     mlp = train(
         encoded=encoded_artifact,
-        params=params(model="mlp", epochs=1),
+        params=params(model="mlp", epochs=1, bucketing="auto"),
         store=Store(tmp_path / "mlp"),
     ).artifact
     assert not mlp.stats["bucketing"] and mlp.stats["batch_widths"] == [12]
     off = train(
         encoded=encoded_artifact,
-        params=params(model="lstm", epochs=1, bucketing="off"),
+        params=params(model="lstm", epochs=1),  # off by default
         store=Store(tmp_path / "lstm"),
     ).artifact
     assert off.key != lstm.artifact.key and not off.stats["bucketing"]
