@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from textpipe.artifacts import Artifact, Outcome, Store, write_text_atomic
 from textpipe.backend import backend_name, describe_device, has_gpu, load_keras
 from textpipe.config import MODEL_OPTION_NAMES, TrainParams
+from textpipe.distribute import Placement, place, produce_together
 from textpipe.errors import ArtifactError, ConfigError, InputError
 from textpipe.models.custom import model_fingerprint, resolve_custom_spec
 from textpipe.progress import Progress, or_silent
@@ -230,7 +231,7 @@ def _make_callback(
     epochs: int,
     steps: int,
     history: list[dict[str, Any]],
-    checkpoint_dir: Path,
+    checkpoint_dir: Path | None,
 ) -> Any:
     import keras
 
@@ -260,12 +261,13 @@ def _make_callback(
                 "seconds": round(time.perf_counter() - self.started, 3),
             }
             history.append(record)
-            checkpoint_dir.mkdir(parents=True, exist_ok=True)
-            temporary = checkpoint_dir / f".{CHECKPOINT_FILE}"
-            self.model.save(temporary)
-            os.replace(temporary, checkpoint_dir / CHECKPOINT_FILE)
-            state = {"epochs_done": epoch + 1, "history": history}
-            write_text_atomic(checkpoint_dir / STATE_FILE, json.dumps(state))
+            if checkpoint_dir is not None:  # None: another process writes the checkpoint
+                checkpoint_dir.mkdir(parents=True, exist_ok=True)
+                temporary = checkpoint_dir / f".{CHECKPOINT_FILE}"
+                self.model.save(temporary)
+                os.replace(temporary, checkpoint_dir / CHECKPOINT_FILE)
+                state = {"epochs_done": epoch + 1, "history": history}
+                write_text_atomic(checkpoint_dir / STATE_FILE, json.dumps(state))
             parts = [
                 f"{name} {value:.4f}" for name, value in logs.items() if name != "learning_rate"
             ]
@@ -320,20 +322,25 @@ def train(
         raise InputError(f"{encoded.path}: no train split to train on.")
 
     checkpoint_dir = store.partial_dir(STAGE.name, identity.key)
+    placement = place(params.distribute)  # joins the other processes before Keras computes
 
     def build(directory: Path) -> dict[str, Any]:
-        return _fit(
-            directory=directory,
-            data=data,
-            params=params,
-            info_recurrent=info.recurrent,
-            masked=info.masked,
-            checkpoint_dir=checkpoint_dir,
-            resume=resume,
-            progress=progress,
-        )
+        with placement.scope():
+            return _fit(
+                directory=directory,
+                data=data,
+                params=params,
+                info_recurrent=info.recurrent,
+                masked=info.masked,
+                checkpoint_dir=checkpoint_dir,
+                resume=resume,
+                progress=progress,
+                placement=placement,
+            )
 
-    return store.produce(identity, build=build, output=output, force=force, notice=progress.note)
+    return produce_together(
+        placement, store, identity, build=build, output=output, force=force, notice=progress.note
+    )
 
 
 def _fit(
@@ -346,6 +353,7 @@ def _fit(
     checkpoint_dir: Path,
     resume: bool,
     progress: Progress,
+    placement: Placement,
 ) -> dict[str, Any]:
 
     from textpipe.models import build_model, load_model, select_model_options
@@ -356,9 +364,13 @@ def _fit(
     keras.utils.set_random_seed(params.seed)
     num_classes = data.num_classes
     train_ids, train_labels = data.split("train")
+    batch_size = placement.local_batch_size(params.batch_size)
+    fit_ids, fit_labels = _share(placement, train_ids, train_labels, params.seed, batch_size)
     validation = None
     if data.has_split("validation"):
-        validation_ids, validation_labels = data.split("validation")
+        validation_ids, validation_labels = _share(
+            placement, *data.split("validation"), params.seed, batch_size
+        )
         validation = (validation_ids, _targets(validation_labels, num_classes))
     jit_compile = _resolve_jit_compile(params.jit_compile, info_recurrent)
     spec = resolve_custom_spec(params.model)
@@ -384,7 +396,8 @@ def _fit(
                 f"train: an interrupted run stopped after epoch {state['epochs_done']}; "
                 "starting over (pass --resume to continue it)"
             )
-        shutil.rmtree(checkpoint_dir, ignore_errors=True)
+        if placement.is_writer:
+            shutil.rmtree(checkpoint_dir, ignore_errors=True)
         model = build_model(
             spec,
             vocab_size=data.vocab_size,
@@ -401,14 +414,14 @@ def _fit(
         _adapt(model, train_ids, train_labels, num_classes=num_classes, progress=progress)
     jit_compile = bool(getattr(model, "jit_compile", jit_compile))
 
-    steps = -(-len(train_ids) // params.batch_size)
+    steps = -(-len(fit_ids) // batch_size)
     callbacks: list[Any] = [
         _make_callback(
             progress=progress,
             epochs=params.epochs,
             steps=steps,
             history=history,
-            checkpoint_dir=checkpoint_dir,
+            checkpoint_dir=checkpoint_dir if placement.is_writer else None,
         )
     ]
     if params.early_stopping:
@@ -427,9 +440,9 @@ def _fit(
     start = time.perf_counter()
     if initial_epoch < params.epochs:
         model.fit(
-            train_ids,
-            _targets(train_labels, num_classes),
-            batch_size=params.batch_size,
+            fit_ids,
+            _targets(fit_labels, num_classes),
+            batch_size=batch_size,
             epochs=params.epochs,
             initial_epoch=initial_epoch,
             validation_data=validation,
@@ -439,9 +452,10 @@ def _fit(
             verbose=0,
         )
     train_seconds = time.perf_counter() - start
-    model.save(directory / MODEL_FILE)
-    (directory / HISTORY_FILE).write_text(json.dumps(history, indent=2))
-    shutil.rmtree(checkpoint_dir, ignore_errors=True)
+    if placement.is_writer:
+        model.save(directory / MODEL_FILE)
+        (directory / HISTORY_FILE).write_text(json.dumps(history, indent=2))
+        shutil.rmtree(checkpoint_dir, ignore_errors=True)
     epoch_seconds = [record["seconds"] for record in history]
     best = (
         min(history, key=lambda record: record.get("val_loss", record.get("loss", 0.0)))
@@ -476,9 +490,18 @@ def _fit(
         "padding": data.padding,
         "truncation": data.truncation,
         "train_rows": len(train_ids),
+        "distribute": {**placement.record(), "rows_per_process": len(fit_ids)},
         # adapted before the first epoch, in this process or the interrupted one resumed here
         "adapted_layers": [layer.name for layer in adaptable_layers(model)],
     }
+
+
+def _share(
+    placement: Placement, ids: np.ndarray, labels: np.ndarray, seed: int, batch_size: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """This process's rows of a split (all of them unless the placement splits the data)."""
+    rows = placement.shard(len(ids), seed=seed, local_batch_size=batch_size)
+    return (ids, labels) if rows is None else (ids[rows], labels[rows])
 
 
 def _adapt(
