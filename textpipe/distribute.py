@@ -68,6 +68,15 @@ class Placement:
         """What the train manifest records."""
         return {"strategy": self.strategy, "devices": self.devices, "processes": self.processes}
 
+    def allow_jit(self, jit_compile: bool, notice: Callable[[str], None]) -> bool:
+        """``jit_compile``, except under a MirroredStrategy of several devices, where XLA cannot
+        compile a step that reads a variable's replica on another device (TensorFlow refuses:
+        "Trying to access resource .../replica_1 located in device CPU:1 from device CPU:0")."""
+        if jit_compile and self.strategy == "tf-mirrored" and self.devices > 1:
+            notice("train: XLA off: TensorFlow cannot compile steps over mirrored variables")
+            return False
+        return jit_compile
+
     def local_batch_size(self, batch_size: int) -> int:
         """The rows this process feeds per step for a global ``batch_size``.
 

@@ -231,7 +231,7 @@ def _make_callback(
     epochs: int,
     steps: int,
     history: list[dict[str, Any]],
-    checkpoint_dir: Path | None,
+    checkpoint_dir: Path,
 ) -> Any:
     import keras
 
@@ -261,13 +261,12 @@ def _make_callback(
                 "seconds": round(time.perf_counter() - self.started, 3),
             }
             history.append(record)
-            if checkpoint_dir is not None:  # None: another process writes the checkpoint
-                checkpoint_dir.mkdir(parents=True, exist_ok=True)
-                temporary = checkpoint_dir / f".{CHECKPOINT_FILE}"
-                self.model.save(temporary)
-                os.replace(temporary, checkpoint_dir / CHECKPOINT_FILE)
-                state = {"epochs_done": epoch + 1, "history": history}
-                write_text_atomic(checkpoint_dir / STATE_FILE, json.dumps(state))
+            checkpoint_dir.mkdir(parents=True, exist_ok=True)
+            temporary = checkpoint_dir / f".{CHECKPOINT_FILE}"
+            self.model.save(temporary)
+            os.replace(temporary, checkpoint_dir / CHECKPOINT_FILE)
+            state = {"epochs_done": epoch + 1, "history": history}
+            write_text_atomic(checkpoint_dir / STATE_FILE, json.dumps(state))
             parts = [
                 f"{name} {value:.4f}" for name, value in logs.items() if name != "learning_rate"
             ]
@@ -372,7 +371,9 @@ def _fit(
             placement, *data.split("validation"), params.seed, batch_size
         )
         validation = (validation_ids, _targets(validation_labels, num_classes))
-    jit_compile = _resolve_jit_compile(params.jit_compile, info_recurrent)
+    jit_compile = placement.allow_jit(
+        _resolve_jit_compile(params.jit_compile, info_recurrent), progress.note
+    )
     spec = resolve_custom_spec(params.model)
 
     history: list[dict[str, Any]] = []
@@ -421,7 +422,8 @@ def _fit(
             epochs=params.epochs,
             steps=steps,
             history=history,
-            checkpoint_dir=checkpoint_dir if placement.is_writer else None,
+            # saving is collective on JAX: the other processes save into their scratch folder
+            checkpoint_dir=checkpoint_dir if placement.is_writer else directory / "checkpoint",
         )
     ]
     if params.early_stopping:
@@ -452,9 +454,9 @@ def _fit(
             verbose=0,
         )
     train_seconds = time.perf_counter() - start
+    model.save(directory / MODEL_FILE)  # another process than 0: into its scratch folder
+    (directory / HISTORY_FILE).write_text(json.dumps(history, indent=2))
     if placement.is_writer:
-        model.save(directory / MODEL_FILE)
-        (directory / HISTORY_FILE).write_text(json.dumps(history, indent=2))
         shutil.rmtree(checkpoint_dir, ignore_errors=True)
     epoch_seconds = [record["seconds"] for record in history]
     best = (
