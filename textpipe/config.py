@@ -354,6 +354,16 @@ class TrainParams(Params):
         choices=("auto", "on", "off"),
         runtime=True,
     )
+    # Runtime: with the same global batch, every step averages the gradient of the same rows,
+    # split across devices, so the model differs only by floating-point summation order (as
+    # jit_compile does); the manifest records where it ran.
+    distribute: str = spec(
+        "none",
+        "data-parallel: split each batch across all local devices (and the processes that "
+        "KERAS_DISTRIBUTION_* name, on JAX); batch_size stays the global batch",
+        choices=("none", "data-parallel"),
+        runtime=True,
+    )
 
     def model_options(self) -> dict[str, Any]:
         """Every model option's value (the model uses some of them)."""

@@ -21,3 +21,7 @@ class InputError(TextpipeError):
 
 class ArtifactError(TextpipeError):
     """An artifact directory is not what the stage expects."""
+
+
+class DistributionError(TextpipeError):
+    """The processes of a distributed training could not join or share their result."""

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from textpipe.artifacts import Artifact, Outcome, Store, write_text_atomic
 from textpipe.backend import backend_name, describe_device, has_gpu, load_keras
 from textpipe.config import MODEL_OPTION_NAMES, TrainParams
+from textpipe.distribute import Placement, place, produce_together
 from textpipe.errors import ArtifactError, ConfigError, InputError
 from textpipe.models.custom import model_fingerprint, resolve_custom_spec
 from textpipe.progress import Progress, or_silent
@@ -343,21 +344,26 @@ def train(
     bucketing = bucketing_applies(info, padding=data.padding, setting=params.bucketing)
 
     checkpoint_dir = store.partial_dir(STAGE.name, identity.key)
+    placement = place(params.distribute)  # joins the other processes before Keras computes
 
     def build(directory: Path) -> dict[str, Any]:
-        return _fit(
-            directory=directory,
-            data=data,
-            params=params,
-            info_recurrent=info.recurrent,
-            masked=info.masked,
-            bucketing=bucketing,
-            checkpoint_dir=checkpoint_dir,
-            resume=resume,
-            progress=progress,
-        )
+        with placement.scope():
+            return _fit(
+                directory=directory,
+                data=data,
+                params=params,
+                info_recurrent=info.recurrent,
+                masked=info.masked,
+                bucketing=bucketing,
+                checkpoint_dir=checkpoint_dir,
+                resume=resume,
+                progress=progress,
+                placement=placement,
+            )
 
-    return store.produce(identity, build=build, output=output, force=force, notice=progress.note)
+    return produce_together(
+        placement, store, identity, build=build, output=output, force=force, notice=progress.note
+    )
 
 
 def _fit(
@@ -371,6 +377,7 @@ def _fit(
     checkpoint_dir: Path,
     resume: bool,
     progress: Progress,
+    placement: Placement,
 ) -> dict[str, Any]:
     """Fits the model on batches streamed from the memory-mapped ids (see ``stages.batches``)."""
     import numpy as np
@@ -384,16 +391,28 @@ def _fit(
     keras.utils.set_random_seed(params.seed)
     num_classes = data.num_classes
     train_ids, train_labels = data.split("train")
+    batch_size = placement.local_batch_size(params.batch_size)
+    fit_ids, fit_labels, fit_lengths = _share(
+        placement, (train_ids, train_labels, data.lengths("train")), params.seed, batch_size
+    )
     validation = None
     if data.has_split("validation"):
+        validation_ids, validation_labels, validation_lengths = _share(
+            placement,
+            (data.ids("validation"), data.labels("validation"), data.lengths("validation")),
+            params.seed,
+            batch_size,
+        )
         validation = sequence_batches(
-            data.ids("validation"),
-            targets=_targets(data.labels("validation"), num_classes),
-            lengths=data.lengths("validation") if bucketing else None,
-            batch_size=params.batch_size,
+            validation_ids,
+            targets=_targets(validation_labels, num_classes),
+            lengths=validation_lengths if bucketing else None,
+            batch_size=batch_size,
             padding=data.padding,
         )
-    jit_compile = _resolve_jit_compile(params.jit_compile, info_recurrent)
+    jit_compile = placement.allow_jit(
+        _resolve_jit_compile(params.jit_compile, info_recurrent), progress.note
+    )
     spec = resolve_custom_spec(params.model)
 
     history: list[dict[str, Any]] = []
@@ -417,7 +436,8 @@ def _fit(
                 f"train: an interrupted run stopped after epoch {state['epochs_done']}; "
                 "starting over (pass --resume to continue it)"
             )
-        shutil.rmtree(checkpoint_dir, ignore_errors=True)
+        if placement.is_writer:
+            shutil.rmtree(checkpoint_dir, ignore_errors=True)
         model = build_model(
             spec,
             vocab_size=data.vocab_size,
@@ -445,11 +465,11 @@ def _fit(
         per_class = class_weights(train_labels, num_classes)
         weights = np.array([per_class[index] for index in range(num_classes)], np.float32)
     batches = sequence_batches(
-        train_ids,
-        targets=_targets(train_labels, num_classes),
-        sample_weights=None if weights is None else weights[train_labels],
-        lengths=data.lengths("train") if bucketing else None,
-        batch_size=params.batch_size,
+        fit_ids,
+        targets=_targets(fit_labels, num_classes),
+        sample_weights=None if weights is None else weights[fit_labels],
+        lengths=fit_lengths if bucketing else None,
+        batch_size=batch_size,
         padding=data.padding,
         shuffle=True,
         seed=params.seed,
@@ -463,7 +483,8 @@ def _fit(
             epochs=params.epochs,
             steps=steps,
             history=history,
-            checkpoint_dir=checkpoint_dir,
+            # saving is collective on JAX: the other processes save into their scratch folder
+            checkpoint_dir=checkpoint_dir if placement.is_writer else directory / "checkpoint",
         ),
     ]
     if params.early_stopping:
@@ -489,9 +510,10 @@ def _fit(
             verbose=0,
         )
     train_seconds = time.perf_counter() - start
-    model.save(directory / MODEL_FILE)
+    model.save(directory / MODEL_FILE)  # another process than 0: into its scratch folder
     (directory / HISTORY_FILE).write_text(json.dumps(history, indent=2))
-    shutil.rmtree(checkpoint_dir, ignore_errors=True)
+    if placement.is_writer:
+        shutil.rmtree(checkpoint_dir, ignore_errors=True)
     epoch_seconds = [record["seconds"] for record in history]
     best = (
         min(history, key=lambda record: record.get("val_loss", record.get("loss", 0.0)))
@@ -528,9 +550,19 @@ def _fit(
         "padding": data.padding,
         "truncation": data.truncation,
         "train_rows": len(train_ids),
+        "distribute": {**placement.record(), "rows_per_process": len(fit_ids)},
         # adapted before the first epoch, in this process or the interrupted one resumed here
         "adapted_layers": [layer.name for layer in adaptable_layers(model)],
     }
+
+
+def _share(
+    placement: Placement, arrays: tuple[np.ndarray, ...], seed: int, batch_size: int
+) -> tuple[np.ndarray, ...]:
+    """This process's rows of a split's arrays (all of them, still memory-mapped, unless the
+    placement splits the data between processes)."""
+    rows = placement.shard(len(arrays[0]), seed=seed, local_batch_size=batch_size)
+    return arrays if rows is None else tuple(array[rows] for array in arrays)
 
 
 def _adapt(
