@@ -37,10 +37,14 @@ python_loop(train, test, size={size}, length={length}, strip_html=True, variant=
 """
 
 
-def timed(command: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of one process, from /usr/bin/time -v."""
+def timed(command: list[str], env: dict[str, str], cwd: str = "/tmp") -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of one process, from /usr/bin/time -v.
+
+    Run outside any checkout: `python -m` puts the working directory first on sys.path, before
+    PYTHONPATH, so a run from a checkout would import that checkout's textpipe.
+    """
     result = subprocess.run(
-        ["/usr/bin/time", "-v", *command], env=env, capture_output=True, text=True
+        ["/usr/bin/time", "-v", *command], env=env, capture_output=True, text=True, cwd=cwd
     )
     if result.returncode:
         raise SystemExit(f"failed: {' '.join(command)}\n{result.stdout}\n{result.stderr[-3000:]}")
@@ -103,7 +107,7 @@ def run_stages(
         for name, command in stage_commands(
             Path(work), train, test, size=size, length=length, threads=threads
         ):
-            results[name] = timed(command, env)
+            results[name] = timed(command, env, cwd=work)
         return results
 
 
