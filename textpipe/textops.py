@@ -27,6 +27,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import numpy as np
     import pyarrow as pa
     from tokenizers import Tokenizer
     from tokenizers.normalizers import Normalizer
@@ -205,7 +206,9 @@ def normalize_array(
         return result
     beyond = pc.replace_with_mask(non_ascii, non_ascii, beyond)
     exact = [normalizer.normalize_str(text) for text in texts.filter(beyond).to_pylist()]
-    return pc.replace_with_mask(result, beyond, pa.array(exact, pa.string()))
+    from textpipe.arrays import string_array
+
+    return pc.replace_with_mask(result, beyond, string_array(exact))
 
 
 def split_tokens(
@@ -237,9 +240,11 @@ def split_tokens(
         return pc.split_pattern_regex(chunk, _re2_whitespace_all())
 
     tokens = _map_chunks(split, normalized, threads)
+    from textpipe.arrays import to_numpy
+
     flat = tokens.flatten()
-    empty = pc.equal(pc.binary_length(flat), 0)
-    if pc.any(empty).as_py():
+    empty = to_numpy(pc.binary_length(flat)) == 0
+    if empty.any():
         tokens = _drop_flat(tokens, empty)
     return tokens
 
@@ -249,15 +254,16 @@ def _re2_whitespace_all() -> str:
     return "[" + _escaped_class(WHITESPACE_CODES, style="re2") + "]+"
 
 
-def _drop_flat(lists: pa.ListArray, drop: pa.Array) -> pa.ListArray:
-    """Remove the flat values selected by ``drop`` from a list array, keeping the rows."""
+def _drop_flat(lists: pa.ListArray, drop: np.ndarray) -> pa.ListArray:
+    """Remove the flat values selected by the mask ``drop`` from a list array, keeping the rows."""
     import numpy as np
     import pyarrow as pa
 
-    offsets = lists.offsets.to_numpy()
+    from textpipe.arrays import bool_array, numpy_array, to_numpy
+
+    offsets = to_numpy(lists.offsets)
     offsets = offsets - offsets[0]
-    dropped = np.asarray(drop.to_numpy(zero_copy_only=False), dtype=np.int64)
-    cumulative = np.concatenate([[0], np.cumsum(dropped)])
+    cumulative = np.concatenate([[0], np.cumsum(drop, dtype=np.int64)])
     new_offsets = (offsets - cumulative[offsets]).astype(np.int32)
-    values = lists.flatten().filter(pa.compute.invert(drop))
-    return pa.ListArray.from_arrays(pa.array(new_offsets), values)
+    values = lists.flatten().filter(bool_array(~drop))
+    return pa.ListArray.from_arrays(numpy_array(new_offsets), values)

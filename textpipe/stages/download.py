@@ -6,6 +6,7 @@ test where present, and in the manifest the label names and per-split class coun
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -314,7 +315,7 @@ def _clean_labels(tables: dict[str, pa.Table], column: str) -> dict[str, pa.Tabl
 
 
 def _label_mapping(
-    tables: dict[str, pa.Table], feature: Any
+    tables: dict[str, pa.Table], class_names: list[str] | None
 ) -> tuple[list[str], dict[Any, int] | None]:
     """Label names, and a value-to-id map (None when the values already are ids).
 
@@ -322,8 +323,8 @@ def _label_mapping(
     """
     import pyarrow.compute as pc
 
-    if feature is not None and type(feature).__name__ == "ClassLabel":
-        return list(feature.names), None
+    if class_names is not None:
+        return list(class_names), None
     distinct = pc.unique(tables["train"].column("label")).drop_null().to_pylist()
     try:
         distinct = sorted(distinct)
@@ -403,7 +404,12 @@ def _prepare(
     feature = first.features.get(label_column)
     if feature is None or type(feature).__name__ != "ClassLabel":
         tables = _clean_labels(tables, label_column)
-    label_names, mapping = _label_mapping(tables, feature)
+    class_names = (
+        list(feature.names)
+        if feature is not None and type(feature).__name__ == "ClassLabel"
+        else None
+    )
+    label_names, mapping = _label_mapping(tables, class_names)
     prepared: dict[str, pa.Table] = {}
     for name, table in tables.items():
         labels = table.column("label")
@@ -437,7 +443,7 @@ def _prepare(
     return prepared, label_names, {"text": text_column, "label": label_column}
 
 
-def _check_classes(tables: dict[str, pa.Table], label_names: list[str]) -> None:
+def _check_classes(labels: dict[str, np.ndarray], label_names: list[str]) -> None:
     """After sampling and carving: train needs two classes, and every class another split
     holds must be in train.
 
@@ -446,7 +452,7 @@ def _check_classes(tables: dict[str, pa.Table], label_names: list[str]) -> None:
     """
     import numpy as np
 
-    in_train = set(np.unique(tables["train"].column("label").to_numpy()).tolist())
+    in_train = set(np.unique(labels["train"]).tolist())
     if len(in_train) < 2:
         only = ", ".join(repr(label_names[index]) for index in sorted(in_train))
         raise InputError(
@@ -454,8 +460,8 @@ def _check_classes(tables: dict[str, pa.Table], label_names: list[str]) -> None:
             "validation; a classifier needs at least two. Use a larger download.limit or a smaller "
             "download.validation_size."
         )
-    for name, table in tables.items():
-        missing = set(np.unique(table.column("label").to_numpy()).tolist()) - in_train
+    for name, values in labels.items():
+        missing = set(np.unique(values).tolist()) - in_train
         if missing:
             shown = ", ".join(repr(label_names[index]) for index in sorted(missing)[:5])
             raise InputError(
@@ -495,6 +501,188 @@ def _sample_and_carve(tables: dict[str, pa.Table], params: DownloadParams) -> di
         tables["validation"] = train.take(chosen)
         tables["train"] = train.filter(keep)
     return tables
+
+
+def _parquet_sources(resolved: ResolvedSource) -> dict[str, Path] | None:
+    """The files of a source made only of parquet files (read with pyarrow, in chunks), else
+    None: folders and other formats go through ``datasets``."""
+    if resolved.kind != "files" or resolved.data_files is None:
+        return None
+    files = {split: Path(path) for split, path in resolved.data_files.items()}
+    if any(FILE_FORMATS[path.suffix.lower()] != "parquet" for path in files.values()):
+        return None
+    return files
+
+
+def _parquet_class_names(schema: pa.Schema, column: str) -> list[str] | None:
+    """The class names a ``datasets``-written parquet file declares for a column (ClassLabel)."""
+    import json
+
+    raw = (schema.metadata or {}).get(b"huggingface")
+    if raw is None:
+        return None
+    try:
+        feature = json.loads(raw)["info"]["features"].get(column)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+    if isinstance(feature, dict) and feature.get("_type") == "ClassLabel":
+        return [str(name) for name in feature["names"]]
+    return None
+
+
+def _selections(
+    labels: dict[str, np.ndarray], params: DownloadParams
+) -> tuple[dict[str, tuple[str, np.ndarray | None]], dict[str, np.ndarray]]:
+    """_sample_and_carve on labels alone: each output split's source split and sorted row
+    indices (None: every row), and its labels."""
+    import numpy as np
+
+    rows: dict[str, np.ndarray | None] = dict.fromkeys(labels)
+    chosen = dict(labels)
+    if params.limit is not None:
+        for name, values in labels.items():
+            if params.limit < len(values):
+                rows[name] = stratified_sample(values, params.limit, params.seed)
+                chosen[name] = values[rows[name]]
+    selections = {name: (name, rows[name]) for name in labels}
+    if params.validation_size > 0:
+        if "validation" in labels:
+            raise ConfigError(
+                f"{params.source!r} already has a validation split; drop download.validation_size."
+            )
+        train = chosen["train"]
+        count = round(params.validation_size * len(train))
+        if count < 1 or count >= len(train):
+            raise ConfigError(
+                f"download.validation_size={params.validation_size} of {len(train)} training "
+                "rows leaves an empty split."
+            )
+        picked = stratified_sample(train, count, params.seed + 1)
+        keep = np.ones(len(train), dtype=bool)
+        keep[picked] = False
+        base = rows["train"] if rows["train"] is not None else np.arange(len(train))
+        selections["validation"] = ("train", base[picked])
+        selections["train"] = ("train", base[keep])
+        chosen["validation"] = train[picked]
+        chosen["train"] = train[keep]
+    return selections, chosen
+
+
+def _stream_parquet(
+    files: dict[str, Path], params: DownloadParams, directory: Path
+) -> tuple[dict[str, Any], list[str], dict[str, str]]:
+    """The download of parquet files in bounded memory: labels first (one column), then the
+    text in chunks straight into the split tables. Same checks, same bytes as ``_prepare``."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from textpipe.arrays import numpy_array
+    from textpipe.stages.tables import TableWriter, chunk_bytes
+
+    opened = {name: pq.ParquetFile(path, pre_buffer=False) for name, path in files.items()}
+    schema = opened["train"].schema_arrow
+    columns = list(schema.names)
+    text_column = _pick_column(
+        columns, params.text_column, TEXT_COLUMN_CANDIDATES, "text", "download.text_column", "train"
+    )
+    label_column = _pick_column(
+        columns,
+        params.label_column,
+        LABEL_COLUMN_CANDIDATES,
+        "label",
+        "download.label_column",
+        "train",
+    )
+    if text_column == label_column:
+        raise InputError(f"Text and label column are both {text_column!r}.")
+    label_tables: dict[str, pa.Table] = {}
+    for name, parquet in opened.items():
+        names = list(parquet.schema_arrow.names)
+        missing = [column for column in (text_column, label_column) if column not in names]
+        if missing:
+            raise InputError(
+                f"Column {missing[0]!r} not found in {name} split. Columns: {', '.join(names)}."
+            )
+        if parquet.metadata.num_rows == 0:
+            raise InputError(f"The {name} split of {params.source!r} is empty.")
+        label_tables[name] = (
+            parquet.read(columns=[label_column]).rename_columns(["label"]).combine_chunks()
+        )
+    class_names = _parquet_class_names(schema, label_column)
+    if class_names is None:
+        label_tables = _clean_labels(label_tables, label_column)
+    label_names, mapping = _label_mapping(label_tables, class_names)
+    ids: dict[str, np.ndarray] = {}
+    for name, table in label_tables.items():
+        labels = table.column("label")
+        if mapping is None:
+            values = labels.to_numpy().astype(np.int64)
+            bad = int(((values < 0) | (values >= len(label_names))).sum())
+        else:
+            bad = labels.null_count
+            values = np.asarray(
+                pc.index_in(
+                    labels, value_set=pa.array(list(mapping.keys()), labels.type)
+                ).fill_null(-1)
+            ).astype(np.int64)
+        if bad or labels.null_count:
+            raise InputError(
+                f"{bad or labels.null_count} rows of the {name} split have no label "
+                f"(column {label_column!r}). Remove them or choose another download.label_column."
+            )
+        ids[name] = values
+    train_classes = np.unique(ids["train"])
+    if len(train_classes) < 2:
+        raise InputError(
+            f"The train split has a single class ({label_names[train_classes[0]]!r}); "
+            "a classifier needs at least two."
+        )
+    selections, labels_out = _selections(ids, params)
+    _check_classes(labels_out, label_names)
+    splits: dict[str, Any] = {}
+    for source, parquet in opened.items():
+        outputs = {name: rows for name, (origin, rows) in selections.items() if origin == source}
+        metadata = parquet.metadata
+        index = parquet.schema_arrow.get_field_index(text_column)
+        stored = sum(
+            metadata.row_group(group).column(index).total_uncompressed_size
+            for group in range(metadata.num_row_groups)
+        )
+        per_row = max(1, stored // max(1, metadata.num_rows))
+        batch_rows = max(1024, chunk_bytes() // per_row)
+        with contextlib.ExitStack() as stack:
+            writers = {
+                name: stack.enter_context(TableWriter(directory / f"{name}{TABLE_SUFFIX}"))
+                for name in outputs
+            }
+            nulls = 0
+            position = 0
+            for batch in parquet.iter_batches(batch_size=batch_rows, columns=[text_column]):
+                text = batch.column(0)
+                nulls += text.null_count
+                if text.type != pa.string():
+                    text = pc.cast(text, pa.string())
+                end = position + len(text)
+                for name, rows in outputs.items():
+                    if rows is None:
+                        writers[name].write(text, ids[source][position:end])
+                        continue
+                    local = rows[np.searchsorted(rows, position) : np.searchsorted(rows, end)]
+                    if len(local):
+                        writers[name].write(
+                            text.take(numpy_array(local - position)), ids[source][local]
+                        )
+                position = end
+            if nulls:
+                raise InputError(
+                    f"{nulls} rows of the {source} split have no text (column {text_column!r})."
+                )
+    for name in selections:
+        counts = np.bincount(labels_out[name], minlength=len(label_names))
+        splits[name] = {"rows": len(labels_out[name]), "class_counts": counts.tolist()}
+    return splits, label_names, {"text": text_column, "label": label_column}
 
 
 def source_key_parts(params: DownloadParams) -> KeyParts:
@@ -550,6 +738,23 @@ def download(
 
     def build(directory: Path) -> dict[str, Any]:
         hf_cache = directory / ".hf-cache" if resolved.kind != "hub" else None
+        parquet_files = _parquet_sources(resolved)
+        if parquet_files is not None:
+            with progress.task(f"download: reading {params.source}", total=None):
+                splits, label_names, columns = _stream_parquet(parquet_files, params, directory)
+            if resolve_source(params) != resolved:
+                raise InputError(
+                    f"{params.source}: changed while it was being read; run again once "
+                    "nothing writes to it."
+                )
+            return {
+                "splits": splits,
+                "label_names": label_names,
+                "num_classes": len(label_names),
+                "columns": columns,
+                "source_kind": resolved.kind,
+                "source_location": resolved.location,
+            }
         try:
             with progress.task(f"download: loading {params.source}", total=None):
                 dataset_dict = _load(resolved, params, hf_cache)
@@ -560,7 +765,10 @@ def download(
                     )
                 tables, label_names, columns = _prepare(dataset_dict, params)
                 tables = _sample_and_carve(tables, params)
-                _check_classes(tables, label_names)
+                _check_classes(
+                    {name: table.column("label").to_numpy() for name, table in tables.items()},
+                    label_names,
+                )
             splits = {}
             for name, table in tables.items():
                 write_table(table, directory / f"{name}{TABLE_SUFFIX}")

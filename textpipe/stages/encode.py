@@ -17,7 +17,7 @@ from textpipe.config import EncodeParams, NormalizeParams
 from textpipe.errors import ArtifactError, InputError
 from textpipe.progress import Progress, or_silent
 from textpipe.stages.base import Stage
-from textpipe.stages.tables import read_split, split_names
+from textpipe.stages.tables import iter_split_chunks, split_names, split_path, table_rows
 from textpipe.stages.vocab import vocabulary_tokens
 from textpipe.textops import OOV_ID, PAD_ID, default_threads, split_tokens
 
@@ -204,10 +204,13 @@ def encode_texts(
         max_tokens=params.length if normalize_params.collapse_whitespace else None,
         from_end=params.truncation == "pre",
     )
-    offsets = tokens.offsets.to_numpy().astype(np.int64)
+    from textpipe.arrays import numpy_array, scalar, to_numpy
+
+    offsets = to_numpy(tokens.offsets).astype(np.int64)
     offsets -= offsets[0]
     flat = tokens.values.slice(0, int(offsets[-1])) if tokens.offset == 0 else tokens.flatten()
-    ids = pc.fill_null(pc.index_in(flat, value_set=vocabulary), OOV_ID).to_numpy()
+    found = pc.index_in(flat, value_set=vocabulary)
+    ids = to_numpy(pc.fill_null(found, scalar(OOV_ID, np.int32)))
     padded = pad_ids(
         ids, offsets, length=params.length, padding=params.padding, truncation=params.truncation
     )
@@ -216,8 +219,8 @@ def encode_texts(
     if len(long_rows):
         # a long row's last piece (first, from the end) is its unsplit rest: count its tokens
         rest = offsets[long_rows + 1] - 1 if params.truncation == "post" else offsets[long_rows]
-        remainders = flat.take(rest)
-        counts[long_rows] = params.length + pc.count_substring(remainders, " ").to_numpy() + 1
+        remainders = flat.take(numpy_array(rest))
+        counts[long_rows] = params.length + to_numpy(pc.count_substring(remainders, " ")) + 1
     return padded, counts
 
 
@@ -231,33 +234,33 @@ def _percentiles(values: np.ndarray) -> dict[str, int]:
     return result
 
 
-def available_memory() -> int | None:
-    """Bytes of memory available to a new allocation (Linux), or None when unknown."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as stream:
-            for line in stream:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
+class NpyWriter:
+    """Writes a 2-d ``.npy`` array row block by row block, with the bytes ``np.save`` gives."""
 
+    def __init__(self, path: Path, shape: tuple[int, ...], dtype: Any) -> None:
+        import numpy as np
 
-def _check_memory(normalized: Artifact, params: EncodeParams) -> None:
-    """Refuse a length whose id matrix cannot fit in memory, before allocating it."""
-    rows = max(
-        (int(split.get("rows", 0)) for split in normalized.stats.get("splits", {}).values()),
-        default=0,
-    )
-    # the padded int32 matrix, and its copy when the threads' parts are joined
-    needed = 2 * rows * params.length * 4
-    available = available_memory()
-    if available is not None and needed > available:
-        raise InputError(
-            f"encode.length={params.length:,} needs about {needed / 1e9:,.1f} GB for the "
-            f"{rows:,} rows of the largest split; {available / 1e9:,.1f} GB is available. "
-            "Choose a smaller encode.length."
-        )
+        self.path = path
+        self.dtype = np.dtype(dtype)
+        self.shape = shape
+        # open_memmap writes np.save's header and sizes the file; the rows follow it
+        header = np.lib.format.open_memmap(path, mode="w+", dtype=self.dtype, shape=shape)
+        self.offset = header.offset
+        del header
+        self.stream = path.open("r+b")
+        self.stream.seek(self.offset)
+        self.rows = 0
+
+    def write(self, block: np.ndarray) -> None:
+        import numpy as np
+
+        self.stream.write(np.ascontiguousarray(block, dtype=self.dtype).data)
+        self.rows += len(block)
+
+    def close(self) -> None:
+        self.stream.close()
+        if self.rows != self.shape[0]:
+            raise RuntimeError(f"{self.path}: wrote {self.rows} of {self.shape[0]} rows")
 
 
 def encode(
@@ -283,7 +286,8 @@ def encode(
     from concurrent.futures import ThreadPoolExecutor
 
     import numpy as np
-    import pyarrow as pa
+
+    from textpipe.arrays import string_array, to_numpy
 
     progress = or_silent(progress)
     normalize_params = NormalizeParams(**normalized.params)
@@ -295,48 +299,52 @@ def encode(
             "Build the vocabulary from the same normalization."
         )
 
-    _check_memory(normalized, params)
-
     def build(directory: Path) -> dict[str, Any]:
         vocabulary = vocabulary_tokens(vocab)
-        value_set = pa.array(vocabulary, pa.string())
+        value_set = string_array(vocabulary)
         workers = threads or default_threads()
         splits: dict[str, Any] = {}
         names = split_names(normalized)
-        with progress.task("encode", total=len(names)) as advance:
+
+        def encode_chunk(chunk: pa.Array) -> tuple[Padded, np.ndarray]:
+            return encode_texts(chunk, value_set, normalize_params=normalize_params, params=params)
+
+        with (
+            progress.task("encode", total=len(names)) as advance,
+            ThreadPoolExecutor(workers) as pool,
+        ):
             for name in names:
-                table = read_split(normalized, name)
-                texts = table.column("text").combine_chunks()
-                size = max(1, -(-len(texts) // workers))
-                chunks = [texts.slice(start, size) for start in range(0, len(texts), size)]
-                with ThreadPoolExecutor(workers) as pool:
-                    parts = list(
-                        pool.map(
-                            lambda chunk: encode_texts(
-                                chunk, value_set, normalize_params=normalize_params, params=params
-                            ),
-                            chunks,
-                        )
-                    )
-                padded = Padded(
-                    ids=np.concatenate([part.ids for part, _ in parts]),
-                    lengths=np.concatenate([part.lengths for part, _ in parts]),
-                    truncated=sum(part.truncated for part, _ in parts),
-                    empty=sum(part.empty for part, _ in parts),
+                rows = table_rows(split_path(normalized, name))
+                ids_file = NpyWriter(
+                    directory / f"{name}{IDS_SUFFIX}", (rows, params.length), np.int32
                 )
-                true_lengths = np.concatenate([counts for _, counts in parts])
-                np.save(directory / f"{name}{IDS_SUFFIX}", padded.ids)
-                labels = table.column("label").to_numpy().astype(np.int64)
-                np.save(directory / f"{name}{LABELS_SUFFIX}", labels)
-                np.save(directory / f"{name}{LENGTHS_SUFFIX}", padded.lengths)
-                kept = int(np.minimum(true_lengths, params.length).sum())
-                out_of_vocabulary = int((padded.ids == OOV_ID).sum()) - padded.empty
+                labels, lengths, true_lengths = [], [], []
+                truncated = empty = out_of_vocabulary = 0
+                try:
+                    for batch in iter_split_chunks(normalized, name):
+                        texts = batch.column("text")
+                        size = max(1, -(-len(texts) // workers))
+                        pieces = [texts.slice(start, size) for start in range(0, len(texts), size)]
+                        for padded, counts in pool.map(encode_chunk, pieces):
+                            ids_file.write(padded.ids)
+                            lengths.append(padded.lengths)
+                            true_lengths.append(counts)
+                            truncated += padded.truncated
+                            empty += padded.empty
+                            out_of_vocabulary += int((padded.ids == OOV_ID).sum()) - padded.empty
+                        labels.append(to_numpy(batch.column("label")).astype(np.int64))
+                finally:
+                    ids_file.close()
+                all_lengths = np.concatenate(true_lengths) if true_lengths else np.zeros(0, int)
+                np.save(directory / f"{name}{LABELS_SUFFIX}", np.concatenate(labels))
+                np.save(directory / f"{name}{LENGTHS_SUFFIX}", np.concatenate(lengths))
+                kept = int(np.minimum(all_lengths, params.length).sum())
                 splits[name] = {
-                    "rows": table.num_rows,
-                    "length_percentiles": _percentiles(true_lengths),
-                    "share_truncated": round(padded.truncated / max(1, table.num_rows), 6),
+                    "rows": rows,
+                    "length_percentiles": _percentiles(all_lengths),
+                    "share_truncated": round(truncated / max(1, rows), 6),
                     "oov_rate": round(out_of_vocabulary / kept, 6) if kept else 0.0,
-                    "empty_texts": padded.empty,
+                    "empty_texts": empty,
                 }
                 advance(1)
         empty = sum(split["empty_texts"] for split in splits.values())

@@ -9,11 +9,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from textpipe.arrays import to_numpy
 from textpipe.artifacts import Artifact, Outcome, Store
 from textpipe.config import NormalizeParams
 from textpipe.progress import Progress, or_silent
 from textpipe.stages.base import Stage
-from textpipe.stages.tables import TABLE_SUFFIX, read_split, split_names, write_table
+from textpipe.stages.tables import (
+    TABLE_SUFFIX,
+    TableWriter,
+    iter_split_chunks,
+    split_names,
+)
 from textpipe.textops import normalize_array
 
 STAGE = Stage(
@@ -49,7 +55,6 @@ def normalize(
     Returns:
         The cache outcome; stats hold per split the rows and texts left empty.
     """
-    import pyarrow as pa
     import pyarrow.compute as pc
 
     progress = or_silent(progress)
@@ -59,17 +64,19 @@ def normalize(
         names = split_names(dataset)
         with progress.task("normalize", total=len(names)) as advance:
             for name in names:
-                table = read_split(dataset, name)
-                normalized = normalize_array(table.column("text"), params, threads=threads)
-                write_table(
-                    pa.table({"text": normalized, "label": table.column("label")}),
-                    directory / f"{name}{TABLE_SUFFIX}",
-                )
-                lengths = pc.utf8_length(normalized)
+                rows = empty = characters = 0
+                with TableWriter(directory / f"{name}{TABLE_SUFFIX}") as writer:
+                    for chunk in iter_split_chunks(dataset, name):
+                        normalized = normalize_array(chunk.column("text"), params, threads=threads)
+                        writer.write(normalized, to_numpy(chunk.column("label")))
+                        lengths = to_numpy(pc.utf8_length(normalized))
+                        rows += len(lengths)
+                        empty += int((lengths == 0).sum())
+                        characters += int(lengths.sum())
                 splits[name] = {
-                    "rows": table.num_rows,
-                    "empty_texts": int(pc.sum(pc.equal(lengths, 0)).as_py() or 0),
-                    "mean_characters": round(float(pc.mean(lengths).as_py() or 0.0), 1),
+                    "rows": rows,
+                    "empty_texts": empty,
+                    "mean_characters": round(characters / rows, 1) if rows else 0.0,
                 }
                 advance(1)
         return {

@@ -11,12 +11,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from textpipe.arrays import to_numpy
 from textpipe.artifacts import Artifact, Outcome, Store
 from textpipe.config import NormalizeParams, VocabParams
 from textpipe.errors import InputError
 from textpipe.progress import Progress, or_silent
 from textpipe.stages.base import Stage
-from textpipe.stages.tables import read_split
+from textpipe.stages.tables import chunk_bytes, iter_split_chunks
 from textpipe.textops import SPECIAL_TOKENS, build_tokenizer, default_threads, split_tokens
 
 if TYPE_CHECKING:
@@ -33,8 +34,8 @@ TOKENIZER_FILE = "tokenizer.json"
 COUNTS_FILE = "counts.tsv"
 
 
-def count_tokens(tokens: pa.ListArray, *, threads: int | None = None) -> pa.Table:
-    """A table of distinct tokens and their counts, most frequent first, ties by code points."""
+def _partial_counts(tokens: pa.ListArray, *, threads: int | None = None) -> pa.Table:
+    """Distinct tokens and counts of some texts, counted on threads (a token may repeat)."""
     from concurrent.futures import ThreadPoolExecutor
 
     import pyarrow as pa
@@ -46,18 +47,79 @@ def count_tokens(tokens: pa.ListArray, *, threads: int | None = None) -> pa.Tabl
     parts = [flat.slice(start, size) for start in range(0, len(flat), size)]
     with ThreadPoolExecutor(max(1, len(parts))) as pool:
         counted = list(pool.map(pc.value_counts, parts))
-    table = pa.table(
+    if not counted:
+        return pa.table({"token": flat.slice(0, 0), "count": pa.nulls(0, pa.int64())})
+    return pa.table(
         {
             "token": pa.concat_arrays([part.field("values") for part in counted]),
             "count": pa.concat_arrays([part.field("counts") for part in counted]),
         }
     )
-    if len(counted) > 1:
-        table = (
-            table.group_by("token").aggregate([("count", "sum")]).rename_columns(["token", "count"])
-        )
-    table = table.filter(pc.invert(pc.is_in(table.column("token"), pa.array(SPECIAL_TOKENS))))
+
+
+def _merge_counts(tables: list[pa.Table]) -> pa.Table:
+    """Sum partial counts into one row per distinct token.
+
+    Dictionary-encodes the tokens and sums with numpy: ``Table.group_by`` would import
+    ``pyarrow.dataset`` and with it pandas (0.2 s of start-up).
+    """
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from textpipe.arrays import numpy_array, to_numpy
+
+    table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+    encoded = pc.dictionary_encode(table.column("token").combine_chunks())
+    counts = to_numpy(table.column("count").combine_chunks()).astype(np.float64)
+    sums = np.bincount(to_numpy(encoded.indices), weights=counts, minlength=len(encoded.dictionary))
+    return pa.table({"token": encoded.dictionary, "count": numpy_array(sums.astype(np.int64))})
+
+
+def _rank(table: pa.Table) -> pa.Table:
+    """Drop the special tokens; most frequent first, ties by code points."""
+    import pyarrow.compute as pc
+
+    from textpipe.arrays import string_array
+
+    table = table.filter(
+        pc.invert(pc.is_in(table.column("token"), value_set=string_array(list(SPECIAL_TOKENS))))
+    )
     return table.take(pc.sort_indices(table, [("count", "descending"), ("token", "ascending")]))
+
+
+def count_tokens(tokens: pa.ListArray, *, threads: int | None = None) -> pa.Table:
+    """A table of distinct tokens and their counts, most frequent first, ties by code points."""
+    return _rank(_merge_counts([_partial_counts(tokens, threads=threads)]))
+
+
+def count_split(
+    normalized: Artifact,
+    split: str,
+    params: NormalizeParams,
+    *,
+    threads: int | None = None,
+    max_bytes: int | None = None,
+) -> pa.Table:
+    """count_tokens over one split, read in chunks; partial counts are merged whenever they
+    outgrow the chunk, so memory follows the vocabulary, not the corpus."""
+    partial: list[pa.Table] = []
+    pending = 0
+    limit = max_bytes or chunk_bytes()
+    for chunk in iter_split_chunks(normalized, split, max_bytes=max_bytes):
+        counts = _partial_counts(
+            split_tokens(chunk.column("text"), params, threads=threads), threads=threads
+        )
+        partial.append(counts)
+        pending += counts.nbytes
+        if pending > limit and len(partial) > 1:
+            partial = [_merge_counts(partial)]
+            pending = partial[0].nbytes
+    import pyarrow as pa
+
+    if not partial:
+        return pa.table({"token": pa.nulls(0, pa.string()), "count": pa.nulls(0, pa.int64())})
+    return _rank(_merge_counts(partial))
 
 
 def build_vocab(
@@ -83,16 +145,14 @@ def build_vocab(
 
     def build(directory: Path) -> dict[str, Any]:
         with progress.task("vocab: counting training tokens", total=None):
-            texts = read_split(normalized, "train").column("text")
-            tokens = split_tokens(texts, normalize_params, threads=threads)
-            counts = count_tokens(tokens, threads=threads)
+            counts = count_split(normalized, "train", normalize_params, threads=threads)
         total = int(pc.sum(counts.column("count")).as_py() or 0)
         if total == 0:
             raise InputError(
                 f"{normalized.path}: the train split has no tokens after normalization."
             )
-        kept = counts.filter(pc.greater_equal(counts.column("count"), params.min_frequency))
-        kept = kept.slice(0, params.size)
+        frequent = to_numpy(counts.column("count")) >= params.min_frequency
+        kept = counts.slice(0, min(params.size, int(frequent.sum())))
         words = kept.column("token").to_pylist()
         vocabulary = {token: index for index, token in enumerate(SPECIAL_TOKENS)}
         vocabulary.update({token: index + len(SPECIAL_TOKENS) for index, token in enumerate(words)})
