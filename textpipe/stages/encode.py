@@ -263,6 +263,53 @@ class NpyWriter:
             raise RuntimeError(f"{self.path}: wrote {self.rows} of {self.shape[0]} rows")
 
 
+def available_memory() -> int | None:
+    """Bytes of memory available to a new allocation (Linux), or None when unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as stream:
+            for line in stream:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _check_space(normalized: Artifact, params: EncodeParams, root: Path) -> None:
+    """Refuse a length whose id matrices cannot fit on disk, or whose chunk of rows cannot fit
+    in memory, before writing anything."""
+    import shutil
+
+    from textpipe.stages.tables import memory_budget
+
+    rows = {name: table_rows(split_path(normalized, name)) for name in split_names(normalized)}
+    row_bytes = params.length * 4
+    needed_disk = sum(rows.values()) * (row_bytes + 12)  # ids, labels (8) and lengths (4)
+    existing = next((path for path in (root, *root.parents) if path.exists()), Path("/"))
+    free = shutil.disk_usage(existing).free
+    if needed_disk > free:
+        raise InputError(
+            f"encode.length={params.length:,} needs about {needed_disk / 1e9:,.1f} GB of disk "
+            f"for {sum(rows.values()):,} rows; {free / 1e9:,.1f} GB is free under {existing}. "
+            "Choose a smaller encode.length."
+        )
+    # A chunk holds about a tenth of the memory budget of text; its padded ids, twice (the
+    # threads' parts and their join), must fit in memory too.
+    largest = max(rows, key=lambda name: rows[name], default=None)
+    if largest is None:
+        return
+    text_bytes = max(1, split_path(normalized, largest).stat().st_size)
+    chunk_rows = max(1, min(rows[largest], rows[largest] * (memory_budget() // 10) // text_bytes))
+    needed_memory = 2 * chunk_rows * row_bytes
+    available = available_memory()
+    if available is not None and needed_memory > available:
+        raise InputError(
+            f"encode.length={params.length:,} needs about {needed_memory / 1e9:,.1f} GB of "
+            f"memory per chunk of {chunk_rows:,} rows; {available / 1e9:,.1f} GB is available. "
+            "Choose a smaller encode.length."
+        )
+
+
 def encode(
     *,
     normalized: Artifact,
@@ -298,6 +345,8 @@ def encode(
             f"{vocab_normalization}, but {normalized.path} uses {normalized.params}. "
             "Build the vocabulary from the same normalization."
         )
+
+    _check_space(normalized, params, store.root)
 
     def build(directory: Path) -> dict[str, Any]:
         vocabulary = vocabulary_tokens(vocab)
