@@ -202,3 +202,15 @@ assert "pandas" not in sys.modules, "normalize, vocab or encode"
         text=True,
     )
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_a_damaged_parquet_source_is_one_input_error(tmp_path) -> None:
+    from textpipe.artifacts import Store
+    from textpipe.config import DownloadParams
+    from textpipe.errors import InputError
+    from textpipe.stages.download import download
+
+    damaged = tmp_path / "reviews.parquet"
+    damaged.write_bytes(b"PAR1 this is not a parquet file PAR1")
+    with pytest.raises(InputError, match="Cannot load"):
+        download(params=DownloadParams(source=str(damaged)), store=Store(tmp_path / "store"))

@@ -568,6 +568,13 @@ def _selections(
     return selections, chosen
 
 
+def pa_errors() -> type[Exception]:
+    """pyarrow's base exception (imported only when needed)."""
+    import pyarrow as pa
+
+    return pa.ArrowException
+
+
 def _stream_parquet(
     files: dict[str, Path], params: DownloadParams, directory: Path
 ) -> tuple[dict[str, Any], list[str], dict[str, str]]:
@@ -741,7 +748,12 @@ def download(
         parquet_files = _parquet_sources(resolved)
         if parquet_files is not None:
             with progress.task(f"download: reading {params.source}", total=None):
-                splits, label_names, columns = _stream_parquet(parquet_files, params, directory)
+                try:
+                    splits, label_names, columns = _stream_parquet(parquet_files, params, directory)
+                except (ValueError, pa_errors()) as error:  # ArrowInvalid is a ValueError
+                    raise InputError(
+                        f"Cannot load {params.source!r}: {str(error).splitlines()[0]}"
+                    ) from None
             if resolve_source(params) != resolved:
                 raise InputError(
                     f"{params.source}: changed while it was being read; run again once "

@@ -259,6 +259,9 @@ class NpyWriter:
 
     def close(self) -> None:
         self.stream.close()
+
+    def check_complete(self) -> None:
+        """After the last block: every row was written (a bug otherwise, not a user error)."""
         if self.rows != self.shape[0]:
             raise RuntimeError(f"{self.path}: wrote {self.rows} of {self.shape[0]} rows")
 
@@ -383,7 +386,8 @@ def encode(
                             out_of_vocabulary += int((padded.ids == OOV_ID).sum()) - padded.empty
                         labels.append(to_numpy(batch.column("label")).astype(np.int64))
                 finally:
-                    ids_file.close()
+                    ids_file.close()  # an error or Ctrl-C in the loop propagates as it is
+                ids_file.check_complete()
                 all_lengths = np.concatenate(true_lengths) if true_lengths else np.zeros(0, int)
                 np.save(directory / f"{name}{LABELS_SUFFIX}", np.concatenate(labels))
                 np.save(directory / f"{name}{LENGTHS_SUFFIX}", np.concatenate(lengths))

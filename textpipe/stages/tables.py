@@ -293,6 +293,9 @@ class TableWriter:
         text = pa.Array.from_buffers(pa.string(), rows, [None, pa.py_buffer(offsets), values])
         label = pa.Array.from_buffers(pa.int64(), rows, [None, pa.py_buffer(labels)])
         self._writer.write_batch(pa.RecordBatch.from_arrays([text, label], schema=self.schema))
+        if placeholder is not None and values.address in self._sink.substitutes:
+            # pyarrow wrote the placeholder some other way: the text would be zero bytes
+            raise RuntimeError(f"{self.path}: the text of a batch was not written")
         del text, values
         self.scratch.unlink()
         self._reset()

@@ -345,6 +345,11 @@ def train(
 
     checkpoint_dir = store.partial_dir(STAGE.name, identity.key)
     placement = place(params.distribute)  # joins the other processes before Keras computes
+    if bucketing and placement.multi_process:
+        # each process would plan its own widths, but one global batch needs one shape
+        raise ConfigError(
+            "train.bucketing cannot be used with several processes; set train.bucketing=off."
+        )
 
     def build(directory: Path) -> dict[str, Any]:
         with placement.scope():
