@@ -412,22 +412,7 @@ def _prepare(
     label_names, mapping = _label_mapping(tables, class_names)
     prepared: dict[str, pa.Table] = {}
     for name, table in tables.items():
-        labels = table.column("label")
-        if mapping is None:
-            ids = labels.to_numpy().astype(np.int64)
-            bad = int(((ids < 0) | (ids >= len(label_names))).sum())
-        else:
-            bad = labels.null_count
-            ids = np.asarray(
-                pc.index_in(
-                    labels, value_set=pa.array(list(mapping.keys()), labels.type)
-                ).fill_null(-1)
-            ).astype(np.int64)
-        if bad or labels.null_count:
-            raise InputError(
-                f"{bad or labels.null_count} rows of the {name} split have no label "
-                f"(column {label_column!r}). Remove them or choose another download.label_column."
-            )
+        ids = _label_ids(table.column("label"), mapping, label_names, name, label_column)
         text = table.column("text")
         if text.type != pa.string():
             text = pc.cast(text, pa.string())
@@ -568,6 +553,30 @@ def _selections(
     return selections, chosen
 
 
+def _label_ids(
+    labels: Any, mapping: dict[Any, int] | None, label_names: list[str], split: str, column: str
+) -> np.ndarray:
+    """A split's labels as class ids; every row must have one."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if mapping is None:
+        ids = labels.to_numpy().astype(np.int64)
+        bad = int(((ids < 0) | (ids >= len(label_names))).sum())
+    else:
+        bad = labels.null_count
+        ids = np.asarray(
+            pc.index_in(labels, value_set=pa.array(list(mapping.keys()), labels.type)).fill_null(-1)
+        ).astype(np.int64)
+    if bad or labels.null_count:
+        raise InputError(
+            f"{bad or labels.null_count} rows of the {split} split have no label "
+            f"(column {column!r}). Remove them or choose another download.label_column."
+        )
+    return ids
+
+
 def pa_errors() -> type[Exception]:
     """pyarrow's base exception (imported only when needed)."""
     import pyarrow as pa
@@ -623,23 +632,7 @@ def _stream_parquet(
     label_names, mapping = _label_mapping(label_tables, class_names)
     ids: dict[str, np.ndarray] = {}
     for name, table in label_tables.items():
-        labels = table.column("label")
-        if mapping is None:
-            values = labels.to_numpy().astype(np.int64)
-            bad = int(((values < 0) | (values >= len(label_names))).sum())
-        else:
-            bad = labels.null_count
-            values = np.asarray(
-                pc.index_in(
-                    labels, value_set=pa.array(list(mapping.keys()), labels.type)
-                ).fill_null(-1)
-            ).astype(np.int64)
-        if bad or labels.null_count:
-            raise InputError(
-                f"{bad or labels.null_count} rows of the {name} split have no label "
-                f"(column {label_column!r}). Remove them or choose another download.label_column."
-            )
-        ids[name] = values
+        ids[name] = _label_ids(table.column("label"), mapping, label_names, name, label_column)
     train_classes = np.unique(ids["train"])
     if len(train_classes) < 2:
         raise InputError(
