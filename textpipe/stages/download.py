@@ -314,6 +314,33 @@ def _clean_labels(tables: dict[str, pa.Table], column: str) -> dict[str, pa.Tabl
     return cleaned
 
 
+def _pick_columns(columns: list[str], params: DownloadParams) -> tuple[str, str]:
+    """The text and label columns of the train split, as given or found among common names."""
+    text_column = _pick_column(
+        columns, params.text_column, TEXT_COLUMN_CANDIDATES, "text", "download.text_column", "train"
+    )
+    label_column = _pick_column(
+        columns,
+        params.label_column,
+        LABEL_COLUMN_CANDIDATES,
+        "label",
+        "download.label_column",
+        "train",
+    )
+    if text_column == label_column:
+        raise InputError(f"Text and label column are both {text_column!r}.")
+    return text_column, label_column
+
+
+def _check_columns(split: str, names: list[str], wanted: tuple[str, ...]) -> None:
+    """Every split must have the train split's text and label columns."""
+    missing = [column for column in wanted if column not in names]
+    if missing:
+        raise InputError(
+            f"Column {missing[0]!r} not found in {split} split. Columns: {', '.join(names)}."
+        )
+
+
 def _label_mapping(
     tables: dict[str, pa.Table], class_names: list[str] | None
 ) -> tuple[list[str], dict[Any, int] | None]:
@@ -367,29 +394,10 @@ def _prepare(
         )
     first = raw["train"]
     columns = list(first.column_names)
-    text_column = _pick_column(
-        columns, params.text_column, TEXT_COLUMN_CANDIDATES, "text", "download.text_column", "train"
-    )
-    label_column = _pick_column(
-        columns,
-        params.label_column,
-        LABEL_COLUMN_CANDIDATES,
-        "label",
-        "download.label_column",
-        "train",
-    )
-    if text_column == label_column:
-        raise InputError(f"Text and label column are both {text_column!r}.")
+    text_column, label_column = _pick_columns(columns, params)
     tables: dict[str, pa.Table] = {}
     for name, split in raw.items():
-        missing = [
-            column for column in (text_column, label_column) if column not in split.column_names
-        ]
-        if missing:
-            raise InputError(
-                f"Column {missing[0]!r} not found in {name} split. "
-                f"Columns: {', '.join(split.column_names)}."
-            )
+        _check_columns(name, list(split.column_names), (text_column, label_column))
         table = split.data.table.select([text_column, label_column]).rename_columns(
             ["text", "label"]
         )
@@ -600,27 +608,10 @@ def _stream_parquet(
     opened = {name: pq.ParquetFile(path, pre_buffer=False) for name, path in files.items()}
     schema = opened["train"].schema_arrow
     columns = list(schema.names)
-    text_column = _pick_column(
-        columns, params.text_column, TEXT_COLUMN_CANDIDATES, "text", "download.text_column", "train"
-    )
-    label_column = _pick_column(
-        columns,
-        params.label_column,
-        LABEL_COLUMN_CANDIDATES,
-        "label",
-        "download.label_column",
-        "train",
-    )
-    if text_column == label_column:
-        raise InputError(f"Text and label column are both {text_column!r}.")
+    text_column, label_column = _pick_columns(columns, params)
     label_tables: dict[str, pa.Table] = {}
     for name, parquet in opened.items():
-        names = list(parquet.schema_arrow.names)
-        missing = [column for column in (text_column, label_column) if column not in names]
-        if missing:
-            raise InputError(
-                f"Column {missing[0]!r} not found in {name} split. Columns: {', '.join(names)}."
-            )
+        _check_columns(name, list(parquet.schema_arrow.names), (text_column, label_column))
         if parquet.metadata.num_rows == 0:
             raise InputError(f"The {name} split of {params.source!r} is empty.")
         label_tables[name] = (
