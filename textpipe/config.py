@@ -324,6 +324,13 @@ class TrainParams(Params):
     dropout: float = spec(
         0.0, "dropout rate before the output layer", minimum=0, below=1, model=True
     )
+    embedding_dropout: float = spec(
+        0.0,
+        "dropout rate of whole embedding channels, the same steps for a row (SpatialDropout1D)",
+        minimum=0,
+        below=1,
+        model=True,
+    )
     pooling: str = spec(
         "last", "pooling of recurrent outputs", choices=("last", "mean", "max"), model=True
     )

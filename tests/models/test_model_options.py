@@ -17,7 +17,15 @@ from textpipe.models.registry import _REGISTRY
 
 SIZES = {"vocab_size": 50, "length": 16, "num_classes": 2}
 ALL_DEFAULTS = TrainParams().model_options()
-RECURRENT = ("embedding_dim", "units", "num_layers", "dropout", "pooling", "mixed_precision")
+RECURRENT = (
+    "embedding_dim",
+    "units",
+    "num_layers",
+    "dropout",
+    "embedding_dropout",
+    "pooling",
+    "mixed_precision",
+)
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
@@ -42,7 +50,7 @@ def test_options_per_family():
     assert (
         model_options("bilstm")
         == model_options("bigru")
-        == (*RECURRENT[:5], "merge_mode", RECURRENT[5])
+        == (*RECURRENT[:6], "merge_mode", RECURRENT[6])
     )
     assert "kernel_size" in model_options("cnn")
     assert "num_heads" in model_options("transformer")
@@ -162,6 +170,26 @@ def test_custom_builder_with_kwargs_gets_every_option(tmp_path):
 
     assert model_options(spec) == MODEL_OPTION_NAMES
     assert build_model(spec, **SIZES, kernel_size=3) == {**ALL_DEFAULTS, "kernel_size": 3}
+
+
+def test_custom_builder_without_the_size_arguments_is_one_error_before_any_work(tmp_path):
+    path = _write(
+        tmp_path / "sizeless.py",
+        """
+        def build(*, vocab_size, units):
+            raise AssertionError("must not be called")
+        """,
+    )
+    spec = f"{path}:build"
+
+    message = (
+        r"must take the keyword arguments vocab_size, length, num_classes .*"
+        r"lacks length, num_classes"
+    )
+    with pytest.raises(ConfigError, match=message):
+        model_options(spec)
+    with pytest.raises(ConfigError, match=message):
+        build_model(spec, **SIZES, units=8)
 
 
 def test_custom_function_not_found_statically_takes_every_option(tmp_path):

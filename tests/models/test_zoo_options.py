@@ -58,6 +58,8 @@ def test_parameter_counts_at_reference_sizes(name, expected):
         {"name": "bilstm", "pooling": "max", "merge_mode": "sum"},
         {"name": "bigru", "pooling": "mean", "merge_mode": "mul"},
         {"name": "bilstm", "merge_mode": "ave", "num_layers": 2},
+        {"name": "lstm", "pooling": "max", "embedding_dropout": 0.3},
+        {"name": "bigru", "embedding_dropout": 0.5},
         {"name": "transformer", "num_layers": 2, "num_heads": 4},
         {"name": "cnn", "kernel_size": 4},
     ],
@@ -68,6 +70,27 @@ def test_options_build_and_ignore_padding(options, right_pad):
     model = build_model(name, length=32, num_classes=2, **TINY, **options)
 
     _assert_padding_invariant(model, right_pad)
+
+
+def test_embedding_dropout_drops_whole_channels_in_training_only(right_pad):
+    model = build_model("lstm", length=16, num_classes=2, embedding_dropout=0.5, **TINY)
+    embedding = model.get_layer("embedding")
+    dropout = model.get_layer("embedding_dropout")
+    inputs = right_pad(ROWS, 16)
+    embedded = embedding(inputs)
+
+    dropped = keras.ops.convert_to_numpy(dropout(embedded, training=True))
+    kept = keras.ops.convert_to_numpy(dropout(embedded, training=False))
+
+    np.testing.assert_allclose(kept, keras.ops.convert_to_numpy(embedded))
+    zeroed = dropped == 0
+    # A dropped channel is zero at every step of its row; a kept one is scaled by 1 / (1 - rate).
+    assert zeroed.any() and not zeroed.all()
+    np.testing.assert_array_equal(zeroed, np.broadcast_to(zeroed[:, :1, :], zeroed.shape))
+    np.testing.assert_allclose(dropped[~zeroed], 2 * kept[~zeroed], rtol=1e-6)
+    assert "embedding_dropout" not in [
+        layer.name for layer in build_model("lstm", length=16, num_classes=2, **TINY).layers
+    ]
 
 
 def test_bidirectional_merge_modes_set_the_width():

@@ -28,6 +28,9 @@ from textpipe.errors import ConfigError
 
 CUSTOM_SPEC_FORMAT = "path/to/file.py:function"
 
+# The data sizes every builder is called with, besides the model options it names.
+BUILDER_SIZE_ARGUMENTS = ("vocab_size", "length", "num_classes")
+
 # Custom builder files are loaded as modules named with this prefix, one per resolved file path.
 _CUSTOM_MODULE_PREFIX = "textpipe_custom_model"
 
@@ -126,7 +129,8 @@ def builder_options(spec: str) -> tuple[str, ...]:
         The option names.
 
     Raises:
-        ConfigError: If the file or module is missing or is not valid Python.
+        ConfigError: If the file or module is missing or is not valid Python, or the builder
+            does not take `vocab_size`, `length` and `num_classes`.
     """
     _, function_name = split_custom_spec(spec)
     path = source_path(spec)
@@ -139,6 +143,12 @@ def builder_options(spec: str) -> tuple[str, ...]:
         ) from None
     if names is None:
         return MODEL_OPTION_NAMES
+    missing = [name for name in BUILDER_SIZE_ARGUMENTS if name not in names]
+    if missing:
+        raise ConfigError(
+            f"Model builder '{spec}' must take the keyword arguments "
+            f"{', '.join(BUILDER_SIZE_ARGUMENTS)} (or **kwargs); it lacks {', '.join(missing)}."
+        )
     return tuple(name for name in MODEL_OPTION_NAMES if name in names)
 
 

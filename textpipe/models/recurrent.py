@@ -31,11 +31,12 @@ def build_recurrent(
     units: int,
     num_layers: int,
     dropout: float,
+    embedding_dropout: float,
     pooling: str,
     merge_mode: str | None,
     mixed_precision: bool,
 ) -> keras.Model:
-    """Builds Embedding(mask_zero) -> [Bidirectional] cell x num_layers -> pooling -> head.
+    """Embedding(mask_zero), [SpatialDropout1D], [Bidirectional] cells, pooling, then the head.
 
     The registry builds `lstm`, `gru` (`merge_mode=None`), `bilstm` and `bigru` with it; the
     head is Dense(units, relu) -> [Dropout] -> logits.
@@ -50,6 +51,8 @@ def build_recurrent(
         units: Width of each recurrent layer (of each direction) and of the hidden Dense layer.
         num_layers: Number of stacked recurrent layers.
         dropout: Dropout rate after the hidden Dense layer.
+        embedding_dropout: Rate at which, in training, whole embedding channels of a row are
+            zeroed (`SpatialDropout1D`); 0 adds no layer. The mask passes through.
         pooling: How the last recurrent layer's sequence becomes one vector: "last" (its output
             at the last real step), "mean" or "max" over the real steps.
         merge_mode: None for one direction; otherwise the layers are bidirectional and this
@@ -65,6 +68,10 @@ def build_recurrent(
     hidden = layers.Embedding(
         vocab_size, embedding_dim, mask_zero=True, dtype=dtype, name="embedding"
     )(token_ids)
+    if embedding_dropout > 0:
+        hidden = layers.SpatialDropout1D(embedding_dropout, dtype=dtype, name="embedding_dropout")(
+            hidden
+        )
     for index in range(num_layers):
         is_last = index == num_layers - 1
         # With "last" pooling the final layer's own output under the mask is the output at the
