@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -160,6 +160,15 @@ class FilePrediction:
     label_counts: dict[str, int]
 
 
+def _rebatched(
+    arrays: Iterator[Any], batch_size: int, convert: Callable[[Any], Any]
+) -> Iterator[Any]:
+    """Slices of at most `batch_size` rows of each Arrow array in turn, each converted."""
+    for array in arrays:
+        for start in range(0, len(array), batch_size):
+            yield convert(array.slice(start, batch_size))
+
+
 def _text_batches(
     source: Path, *, text_column: str | None, split: str, batch_size: int
 ) -> tuple[Iterator[Any], int | None, str]:
@@ -204,13 +213,10 @@ def _text_batches(
         column = pick(reader.schema.names)
         rows = sum(reader.get_batch(index).num_rows for index in range(reader.num_record_batches))
 
-        def from_artifact() -> Iterator[Any]:
-            for index in range(reader.num_record_batches):
-                batch = reader.get_batch(index).column(column)
-                for start in range(0, len(batch), batch_size):
-                    yield strings(batch.slice(start, batch_size))
-
-        return from_artifact(), rows, column
+        columns = (
+            reader.get_batch(index).column(column) for index in range(reader.num_record_batches)
+        )
+        return _rebatched(columns, batch_size, strings), rows, column
     suffix = source.suffix.lower()
     if suffix not in INPUT_SUFFIXES:
         raise InputError(
@@ -247,14 +253,7 @@ def _text_batches(
                 include_columns=[column], column_types={column: pa.string()}
             ),
         )
-
-        def from_csv() -> Iterator[Any]:
-            for batch in reader:
-                array = batch.column(0)
-                for start in range(0, len(array), batch_size):
-                    yield strings(array.slice(start, batch_size))
-
-        return from_csv(), None, column
+        return _rebatched((batch.column(0) for batch in reader), batch_size, strings), None, column
 
     def from_jsonl() -> Iterator[Any]:
         import json

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The ensemble target of issue 9: imdb-ngram, imdb-lstm and imdb-bilstm in one fresh store
+# (each a whole `textpipe run` under /usr/bin/time -v), each model evaluated on the validation
+# split too, ensemble weights chosen there (bench/ensemble_weights.py), then the chosen
+# ensembles through `textpipe ensemble` on the test split.
+# Usage: TEXTPIPE_MIRROR=../shared/datasets bash bench/ensemble_presets.sh [STORE]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python=${PYTHON:-.venv/bin/python}
+store=${1:-$(mktemp -d /tmp/textpipe-ensemble-XXXX)}
+export TEXTPIPE_HOME=$store
+presets=(imdb-ngram imdb-lstm imdb-bilstm)
+for preset in "${presets[@]}"; do
+    echo "== textpipe run $preset"
+    /usr/bin/time -v "$python" -m textpipe.cli.main run "$preset" 2>&1 \
+        | grep -E "^│ (accuracy|f1|macro_f1)|^epoch [0-9]+/|done in [0-9.]+ s;|Elapsed|Maximum resident" \
+        | sed 's/│//g' | tr -s ' '
+done
+for preset in "${presets[@]}"; do
+    read -r model encoded < <("$python" - "$store" "$preset" <<'PY'
+import json, sys
+record = json.load(open(f"{sys.argv[1]}/runs/{sys.argv[2]}.json"))
+print(record["stages"]["train"]["path"], record["stages"]["encode"]["path"])
+PY
+)
+    "$python" -m textpipe.cli.main evaluate "$model" "$encoded" --split validation \
+        -o "$store/val-$preset" >/dev/null
+done
+"$python" bench/ensemble_weights.py "$store" "${presets[@]}"
