@@ -233,11 +233,7 @@ def split_tokens(
     threads = threads or default_threads()
 
     def split(chunk: pa.Array) -> pa.Array:
-        if params.collapse_whitespace:
-            # Single spaces only, no leading or trailing ones: only an empty text makes an empty
-            # token, and it is dropped below.
-            return pc.split_pattern(chunk, " ", max_splits=max_tokens, reverse=from_end)
-        return pc.split_pattern_regex(chunk, _re2_whitespace_all())
+        return split_pieces(chunk, params, max_tokens=max_tokens, from_end=from_end)
 
     tokens = _map_chunks(split, normalized, threads)
     from textpipe.arrays import to_numpy
@@ -247,6 +243,25 @@ def split_tokens(
     if empty.any():
         tokens = _drop_flat(tokens, empty)
     return tokens
+
+
+def split_pieces(
+    normalized: pa.Array,
+    params: NormalizeParams,
+    *,
+    max_tokens: int | None = None,
+    from_end: bool = False,
+) -> pa.ListArray:
+    """``split_tokens`` on the calling thread, empty pieces kept: the tokens and, where a text
+    is empty (or, without collapsed whitespace, starts or ends with whitespace), an empty
+    piece that is no token."""
+    import pyarrow.compute as pc
+
+    if params.collapse_whitespace:
+        # Single spaces only, no leading or trailing ones: only an empty text makes an empty
+        # piece.
+        return pc.split_pattern(normalized, " ", max_splits=max_tokens, reverse=from_end)
+    return pc.split_pattern_regex(normalized, _re2_whitespace_all())
 
 
 @lru_cache(maxsize=1)
