@@ -645,8 +645,13 @@ def _stream_parquet(
         batch_rows = max(1024, chunk_bytes() // per_row)
         with contextlib.ExitStack() as stack:
             writers = {
-                name: stack.enter_context(TableWriter(directory / f"{name}{TABLE_SUFFIX}"))
-                for name in outputs
+                name: stack.enter_context(
+                    TableWriter(
+                        directory / f"{name}{TABLE_SUFFIX}",
+                        rows=metadata.num_rows if rows is None else len(rows),
+                    )
+                )
+                for name, rows in outputs.items()
             }
             nulls = 0
             position = 0

@@ -65,7 +65,8 @@ def normalize(
         with progress.task("normalize", total=len(names)) as advance:
             for name in names:
                 rows = empty = characters = 0
-                with TableWriter(directory / f"{name}{TABLE_SUFFIX}") as writer:
+                expected = dataset.stats["splits"][name].get("rows")
+                with TableWriter(directory / f"{name}{TABLE_SUFFIX}", rows=expected) as writer:
                     for chunk in iter_split_chunks(dataset, name):
                         normalized = normalize_array(chunk.column("text"), params, threads=threads)
                         writer.write(normalized, to_numpy(chunk.column("label")))
