@@ -328,8 +328,12 @@ class TableWriter:
         import numpy as np
         import pyarrow as pa
 
-        if isinstance(text, pa.ChunkedArray):
-            text = text.combine_chunks()
+        if isinstance(text, pa.ChunkedArray):  # chunk by chunk: joining them would copy
+            start = 0
+            for chunk in text.chunks:
+                self.write(chunk, labels[start : start + len(chunk)])
+                start += len(chunk)
+            return
         offsets = _value_offsets(text)
         used = int(offsets[-1]) - int(offsets[0])
         if self._characters + used > MAX_BATCH_BYTES and self._offsets:
