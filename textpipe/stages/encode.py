@@ -358,8 +358,12 @@ def encode(
         splits: dict[str, Any] = {}
         names = split_names(normalized)
 
-        def encode_chunk(chunk: pa.Array) -> tuple[Padded, np.ndarray]:
-            return encode_texts(chunk, value_set, normalize_params=normalize_params, params=params)
+        def encode_chunk(chunk: pa.Array) -> tuple[Padded, np.ndarray, int]:
+            padded, counts = encode_texts(
+                chunk, value_set, normalize_params=normalize_params, params=params
+            )
+            # counted on the worker thread too: the main thread writes the rows meanwhile
+            return padded, counts, int(np.count_nonzero(padded.ids == OOV_ID)) - padded.empty
 
         with (
             progress.task("encode", total=len(names)) as advance,
@@ -377,13 +381,13 @@ def encode(
                         texts = batch.column("text")
                         size = max(1, -(-len(texts) // workers))
                         pieces = [texts.slice(start, size) for start in range(0, len(texts), size)]
-                        for padded, counts in pool.map(encode_chunk, pieces):
+                        for padded, counts, unknown in pool.map(encode_chunk, pieces):
                             ids_file.write(padded.ids)
                             lengths.append(padded.lengths)
                             true_lengths.append(counts)
                             truncated += padded.truncated
                             empty += padded.empty
-                            out_of_vocabulary += int((padded.ids == OOV_ID).sum()) - padded.empty
+                            out_of_vocabulary += unknown
                         labels.append(to_numpy(batch.column("label")).astype(np.int64))
                 finally:
                     ids_file.close()  # an error or Ctrl-C in the loop propagates as it is
