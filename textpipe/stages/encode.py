@@ -153,7 +153,14 @@ def pad_ids(
     row_lengths = np.diff(offsets)
     empty = row_lengths == 0
     kept = np.minimum(row_lengths, length)
-    if (row_lengths > length).any():
+    excess = int(row_lengths.max(initial=0)) - length
+    if excess == 1:
+        # Rows split at most `length` times (split_tokens' max_tokens) have one piece too many
+        # at most: drop that piece, the last of its row (or the first, truncating the start).
+        long_rows = np.flatnonzero(row_lengths > length)
+        dropped = offsets[long_rows + 1] - 1 if truncation == "post" else offsets[long_rows]
+        flat_ids = np.delete(flat_ids, dropped)
+    elif excess > 1:
         # Position of each id inside its row decides whether truncation keeps it.
         index_type = np.int32 if len(flat_ids) < 2**31 else np.int64
         position = np.arange(len(flat_ids), dtype=index_type) - np.repeat(
