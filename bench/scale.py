@@ -2,10 +2,10 @@
 
 Builds the corpus from the IMDB mirror (train repeated k times as train.parquet, test repeated
 k/10 times as test.parquet, row groups of 65,536), then runs `download`, `normalize
---strip-html`, `vocab` and `encode` as separate processes (as make runs them) under
-`/usr/bin/time -v`, and prints wall time and peak RSS per stage; beside them the plain Python
-loop of bench/preprocess.py (normalize, count, encode in pure Python and numpy) in a process of
-its own. `--checkout DIR` runs the stages of another checkout too (before/after), `--threads`
+--strip-html`, `vocab` and `encode` as separate processes (as make runs them, from a
+byte-compiled copy of each checkout's package) under `/usr/bin/time -v`, and prints wall time
+and peak RSS per stage; beside them the plain Python loop of bench/preprocess.py (normalize,
+count, encode in pure Python and numpy) in a process of its own. `--checkout DIR` runs the stages of another checkout too (before/after), `--threads`
 the stages on N threads, `--small` the IMDB comparison (50,000 reviews, no download).
 
 Usage:
@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -98,11 +99,26 @@ def stage_commands(
     ]
 
 
+def compiled_copy(checkout: Path, folder: Path) -> Path:
+    """A byte-compiled copy of a checkout's package, to put on PYTHONPATH.
+
+    An installed package runs from compiled bytecode; a checkout may hold no (or stale)
+    ``__pycache__``, and with PYTHONDONTWRITEBYTECODE set every stage process would compile its
+    modules again (0.03-0.05 s). Compiling a copy leaves the checkout untouched.
+    """
+    root = Path(tempfile.mkdtemp(prefix=f"package-{checkout.name}-", dir=folder))
+    shutil.copytree(
+        checkout / "textpipe", root / "textpipe", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(root)], check=True)
+    return root
+
+
 def run_stages(
-    checkout: Path, train: Path, test: Path, *, size: int, length: int, threads: int | None
+    package: Path, train: Path, test: Path, *, size: int, length: int, threads: int | None
 ) -> dict[str, tuple[float, float]]:
     with tempfile.TemporaryDirectory(dir="/tmp") as work:
-        env = dict(os.environ, PYTHONPATH=str(checkout), TEXTPIPE_HOME=f"{work}/home")
+        env = dict(os.environ, PYTHONPATH=str(package), TEXTPIPE_HOME=f"{work}/home")
         results = {}
         for name, command in stage_commands(
             Path(work), train, test, size=size, length=length, threads=threads
@@ -130,6 +146,7 @@ def main() -> None:
     checkouts = [HERE.parent, *args.checkout]
     sizes = args.sizes
     with tempfile.TemporaryDirectory(dir="/tmp") as folder:
+        packages = {checkout: compiled_copy(checkout, Path(folder)) for checkout in checkouts}
         for size in sizes:
             if args.small:
                 source = mirror / "stanfordnlp" / "imdb" / "plain_text"
@@ -147,7 +164,12 @@ def main() -> None:
             for checkout in checkouts:
                 for threads in args.threads or [None]:
                     result = run_stages(
-                        checkout, train, test, size=vocab_size, length=args.length, threads=threads
+                        packages[checkout],
+                        train,
+                        test,
+                        size=vocab_size,
+                        length=args.length,
+                        threads=threads,
                     )
                     cells = [f"{wall:.2f} s / {rss:,.0f} MB" for wall, rss in result.values()]
                     total = sum(result[name][0] for name in ("normalize", "vocab", "encode"))
