@@ -8,9 +8,12 @@ corpus, and the files stay byte for byte what writing the whole table at once gi
 
 - reading memory-maps the file and hands out row slices of about ``chunk_bytes`` of text; the
   pages of a slice are dropped from the process (``madvise(MADV_DONTNEED)``) once it is done;
-- writing spills each chunk's characters to a scratch file and keeps only the offsets and labels
-  (12 bytes a row); at the end ``pyarrow`` writes the file through a sink that copies the spilled
-  characters in where the writer emits the (never touched) placeholder buffer.
+- writing keeps only the offsets and labels (12 bytes a row) and puts each chunk's characters
+  where the file will hold them, when the row count is known (the offsets before them take 4
+  bytes a row; where the writer puts the characters is found by laying the batch out with
+  placeholder buffers), else in a scratch file; at the end ``pyarrow`` writes the file through
+  a sink that steps over the characters already in place (or copies the spilled ones in) where
+  the writer emits the (never touched) placeholder buffer.
 """
 
 from __future__ import annotations
