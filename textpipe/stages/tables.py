@@ -319,7 +319,7 @@ class TableWriter:
         import pyarrow as pa
 
         self._stream = self.path.open("w+b")
-        if self.expected_rows:
+        if self.expected_rows and hasattr(os, "pwrite"):  # (not on Windows: spill instead)
             self._in_place = _first_values_position(self.schema, self.expected_rows, 1)
         self._reset()
         self._sink = _SubstitutingSink(self._stream)
