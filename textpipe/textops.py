@@ -185,30 +185,67 @@ def normalize_array(
     beyond Latin-1 go through the ``tokenizers`` normalizer itself.
     """
     import pyarrow as pa
-    import pyarrow.compute as pc
+
+    parts = normalize_parts(texts, params, threads=threads)
+    if len(parts) == 1 and isinstance(parts[0], pa.Array):
+        return parts[0]
+    return pa.chunked_array(parts, pa.string()).combine_chunks()
+
+
+def normalize_parts(
+    texts: pa.Array, params: NormalizeParams, *, threads: int | None = None
+) -> list[pa.Array | pa.ChunkedArray]:
+    """``normalize_array`` in consecutive parts, one per thread, never joined (a copy of the
+    text that a caller writing the parts one after the other does not need)."""
+    import pyarrow as pa
 
     texts = texts.cast(pa.string()) if texts.type != pa.string() else texts
     if isinstance(texts, pa.ChunkedArray):
         texts = texts.combine_chunks()
-    if len(texts) == 0:
-        return texts
-    threads = threads or default_threads()
     normalizer = _cached_normalizer(params)
-    if normalizer is None:
-        return texts
-    result = _map_chunks(lambda chunk: _normalize_latin1(chunk, params), texts, threads)
+    if len(texts) == 0 or normalizer is None:
+        return [texts]
+    threads = threads or default_threads()
+    pieces = _chunks(texts, threads) if threads > 1 and len(texts) >= 2048 else [texts]
+    if len(pieces) == 1:
+        return [_normalize_piece(texts, params, normalizer)]
+    with ThreadPoolExecutor(len(pieces)) as pool:
+        return list(pool.map(lambda piece: _normalize_piece(piece, params, normalizer), pieces))
+
+
+def _normalize_piece(
+    texts: pa.Array, params: NormalizeParams, normalizer: Normalizer
+) -> pa.Array | pa.ChunkedArray:
+    """One thread's share: the Arrow kernels, then the rows with characters beyond Latin-1
+    from the definition, spliced in between slices of the kernels' result (no copy)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from textpipe.arrays import numpy_array, string_array, to_numpy
+
+    result = _normalize_latin1(texts, params)
     non_ascii = pc.invert(pc.string_is_ascii(texts))
     if not pc.any(non_ascii).as_py():
         return result
     # Only the non-ASCII rows (a few percent) need the check for characters beyond Latin-1.
-    beyond = pc.match_substring_regex(texts.filter(non_ascii), _RE2_BEYOND_LATIN1)
-    if not pc.any(beyond).as_py():
+    candidates = np.flatnonzero(to_numpy(non_ascii))
+    beyond = to_numpy(
+        pc.match_substring_regex(texts.take(numpy_array(candidates)), _RE2_BEYOND_LATIN1)
+    )
+    rows = candidates[beyond]
+    if not len(rows):
         return result
-    beyond = pc.replace_with_mask(non_ascii, non_ascii, beyond)
-    exact = [normalizer.normalize_str(text) for text in texts.filter(beyond).to_pylist()]
-    from textpipe.arrays import string_array
-
-    return pc.replace_with_mask(result, beyond, string_array(exact))
+    exact = string_array(
+        [normalizer.normalize_str(text) for text in texts.take(numpy_array(rows)).to_pylist()]
+    )
+    parts = []
+    start = 0
+    for index, row in enumerate(rows.tolist()):
+        parts += [result.slice(start, row - start), exact.slice(index, 1)]
+        start = row + 1
+    parts.append(result.slice(start))
+    return pa.chunked_array(parts, pa.string())
 
 
 def split_tokens(
@@ -233,11 +270,7 @@ def split_tokens(
     threads = threads or default_threads()
 
     def split(chunk: pa.Array) -> pa.Array:
-        if params.collapse_whitespace:
-            # Single spaces only, no leading or trailing ones: only an empty text makes an empty
-            # token, and it is dropped below.
-            return pc.split_pattern(chunk, " ", max_splits=max_tokens, reverse=from_end)
-        return pc.split_pattern_regex(chunk, _re2_whitespace_all())
+        return split_pieces(chunk, params, max_tokens=max_tokens, from_end=from_end)
 
     tokens = _map_chunks(split, normalized, threads)
     from textpipe.arrays import to_numpy
@@ -247,6 +280,25 @@ def split_tokens(
     if empty.any():
         tokens = _drop_flat(tokens, empty)
     return tokens
+
+
+def split_pieces(
+    normalized: pa.Array,
+    params: NormalizeParams,
+    *,
+    max_tokens: int | None = None,
+    from_end: bool = False,
+) -> pa.ListArray:
+    """``split_tokens`` on the calling thread, empty pieces kept: the tokens and, where a text
+    is empty (or, without collapsed whitespace, starts or ends with whitespace), an empty
+    piece that is no token."""
+    import pyarrow.compute as pc
+
+    if params.collapse_whitespace:
+        # Single spaces only, no leading or trailing ones: only an empty text makes an empty
+        # piece.
+        return pc.split_pattern(normalized, " ", max_splits=max_tokens, reverse=from_end)
+    return pc.split_pattern_regex(normalized, _re2_whitespace_all())
 
 
 @lru_cache(maxsize=1)

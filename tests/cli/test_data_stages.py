@@ -4,6 +4,7 @@ explicit ``-o`` folders and the cache."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -50,3 +51,46 @@ def test_bad_option_value_is_a_config_error(runner, reviews_csv: Path) -> None:
         "Error: --validation-size: expected a non-negative number below 1, got 2.0."
         in result.output
     )
+
+
+def test_stage_processes_import_only_what_they_use(
+    runner, tmp_path: Path, reviews_csv: Path
+) -> None:
+    """normalize, vocab and encode run as processes of their own (make runs them so): each
+    import is start-up time, so none imports another command, rich (stderr is no terminal
+    here), the report, the model zoo, pandas or a deep-learning library."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO_ROOT
+
+    out = tmp_path / "build"
+    assert invoke(runner, "download", reviews_csv, "-o", out / "dataset").exit_code == 0
+    script = (
+        "import atexit, sys\n"
+        "from textpipe.cli.main import main\n"
+        "unwanted = ('rich', 'pandas', 'datasets', 'tensorflow', 'keras', 'jax', 'torch',\n"
+        "            'textpipe.report', 'textpipe.models', 'textpipe.cli.train')\n"
+        "atexit.register(lambda: print('UNWANTED:', [n for n in unwanted if n in sys.modules]))\n"
+        "main()\n"
+    )
+    stages = [
+        ("normalize", out / "dataset", "--strip-html", "-o", out / "normalized"),
+        ("vocab", out / "normalized", "--size", "20", "-o", out / "vocab"),
+        ("encode", out / "normalized", "--vocab", out / "vocab", "--length", "8", "-o", out / "e"),
+    ]
+    environment = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in ("FORCE_COLOR", "TTY_COMPATIBLE")  # these make rich draw on a pipe
+    }
+    for stage in stages:
+        result = subprocess.run(
+            [sys.executable, "-c", script, *map(str, stage)],
+            env={**environment, "PYTHONPATH": str(REPO_ROOT)},
+            capture_output=True,
+            text=True,
+        )
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert " built " in result.stdout
+        assert "UNWANTED: []" in result.stdout, (stage[0], result.stdout)

@@ -44,6 +44,31 @@ def test_help_does_not_import_tensorflow() -> None:
     assert "HEAVY: []" in output
 
 
+def test_a_stage_command_imports_its_own_command_module_only() -> None:
+    code = (
+        "import sys\n"
+        "from textpipe.cli.main import cli\n"
+        "try:\n    cli.main(['vocab', '--help'], standalone_mode=False)\n"
+        "except SystemExit:\n    pass\n"
+        "shared = ('textpipe.cli.main', 'textpipe.cli.common', 'textpipe.cli.console')\n"
+        "print('COMMANDS:', sorted(name for name in sys.modules\n"
+        "      if name.startswith('textpipe.cli.') and name not in shared))\n"
+    )
+    output = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert "COMMANDS: ['textpipe.cli.vocab']" in output
+
+
+def test_help_lists_every_command_in_pipeline_order(runner) -> None:
+    from textpipe.cli.main import COMMAND_NAMES
+
+    output = runner.invoke(cli, ["--help"]).output
+    lines = output.split("Commands:", 1)[1].splitlines()
+    listed = [line.split()[0] for line in lines if line.startswith("  ") and line.strip()]
+    assert listed == list(COMMAND_NAMES)
+
+
 def test_console_script_runs(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "textpipe", "--version"], capture_output=True, text=True, check=True

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -14,7 +15,7 @@ from textpipe.config import PARAMS_BY_STAGE, TrainParams, VocabParams
 
 @pytest.mark.parametrize("stage", list(PARAMS_BY_STAGE))
 def test_every_parameter_is_an_option_with_its_schema_default(stage: str) -> None:
-    command = cli.commands[stage]
+    command = cli.get_command(click.Context(cli), stage)
     by_name = {parameter.name: parameter for parameter in command.params}
     for item in dataclasses.fields(PARAMS_BY_STAGE[stage]):
         assert item.name in by_name, f"{stage}: no option for {item.name}"
@@ -39,7 +40,7 @@ def _params(stage: str, *args: str):
     """The parameters a stage command builds from its arguments (the stage itself not run)."""
     from textpipe.cli.common import params_from_cli
 
-    command = cli.commands[stage]
+    command = cli.get_command(click.Context(cli), stage)
     context = command.make_context(stage, ["IN", *args] if stage != "download" else list(args))
     values = {
         name: value

@@ -32,10 +32,11 @@ def python_pad(rows: list[list[int]], length: int, padding: str, truncation: str
 
 @pytest.mark.parametrize("padding", ["post", "pre"])
 @pytest.mark.parametrize("truncation", ["post", "pre"])
-@pytest.mark.parametrize("length", [1, 4, 9])
+@pytest.mark.parametrize("length", [1, 4, 9, 10, 11])  # 10: one id too many at most
 def test_pad_ids_matches_a_python_reference(padding: str, truncation: str, length: int) -> None:
     rng = np.random.default_rng(length)
     rows = [rng.integers(2, 50, rng.integers(0, 12)).tolist() for _ in range(200)]
+    assert max(len(row) for row in rows) == 11
     offsets = np.concatenate([[0], np.cumsum([len(row) for row in rows])])
     flat = np.array([token for row in rows for token in row], dtype=np.int32)
     padded = pad_ids(flat, offsets, length=length, padding=padding, truncation=truncation)

@@ -45,3 +45,39 @@ def test_wrong_input_stage_is_rejected(reviews_csv) -> None:
     normalized = normalize(dataset=dataset, params=NormalizeParams(), store=store).artifact
     with pytest.raises(ArtifactError, match="expected an artifact of stage download"):
         open_artifact(normalized.path, stage=("download",))
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_rows_and_labels_stay_aligned_across_threads_and_spliced_rows(
+    tmp_path, monkeypatch, threads
+) -> None:
+    """Each thread's share is written as it is, with the rows beyond Latin-1 (normalized by
+    the definition) spliced in: every text keeps its own label, in order, chunk after chunk."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from textpipe.stages import tables
+    from textpipe.textops import build_normalizer
+
+    texts = [
+        f"Row {index}: " + ("naïve ✓ 漢字 “quoted”" if index % 97 == 0 else "Plain <b>text</b>!")
+        for index in range(5000)
+    ]
+    labels = [index % 7 for index in range(5000)]
+    source = tmp_path / "rows.parquet"
+    pq.write_table(pa.table({"text": texts, "label": labels}), source)
+    store = Store()
+    dataset = download(params=DownloadParams(source=str(source)), store=store).artifact
+    params = NormalizeParams(strip_html=True)
+    monkeypatch.setattr(tables, "MIN_CHUNK_BYTES", 1)
+    monkeypatch.setenv(tables.MEMORY_VARIABLE, "800KB")  # chunks of about 3,000 rows
+    assert len(list(tables.iter_split_chunks(dataset, "train"))) == 2
+    outcome = normalize(dataset=dataset, params=params, store=store, threads=threads)
+    train = read_split(outcome.artifact, "train")
+    definition = build_normalizer(params)
+    assert train.column("text").to_pylist() == [definition.normalize_str(text) for text in texts]
+    assert (
+        train.column("label").to_pylist()
+        == read_split(dataset, "train").column("label").to_pylist()
+    )
+    assert len(set(train.column("label").to_pylist())) == 7

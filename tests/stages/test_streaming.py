@@ -35,18 +35,67 @@ def whole_table_bytes(texts: list[str], labels: list[int], path: Path) -> bytes:
     return path.read_bytes()
 
 
+def write_chunked(
+    path: Path, texts: list[str], labels: list[int], chunk: int, rows: int | None
+) -> bool:
+    """Write through a TableWriter in chunks; whether a scratch file was ever in use."""
+    spilled = False
+    with tables.TableWriter(path, rows=rows) as writer:
+        for start in range(0, len(texts), chunk):
+            part = pa.array(texts, pa.string()).slice(start, chunk)
+            writer.write(part, np.array(labels[start : start + chunk], dtype=np.int64))
+            spilled = spilled or writer.scratch.exists()
+    return spilled
+
+
 @pytest.mark.parametrize("chunk", [1, 2, 5, 100])
-def test_table_writer_gives_write_table_bytes(tmp_path: Path, chunk: int) -> None:
+@pytest.mark.parametrize("rows", ["none", "exact", "fewer", "more"])
+def test_table_writer_gives_write_table_bytes(tmp_path: Path, chunk: int, rows: str) -> None:
     texts = TEXTS * 7
     labels = list(range(len(texts)))
     expected = whole_table_bytes(texts, labels, tmp_path / "whole.arrow")
     path = tmp_path / "chunked.arrow"
-    with tables.TableWriter(path) as writer:
-        for start in range(0, len(texts), chunk):
-            part = pa.array(texts, pa.string()).slice(start, chunk)
-            writer.write(part, np.array(labels[start : start + chunk], dtype=np.int64))
+    hint = {"none": None, "exact": len(texts), "fewer": 3, "more": 1000}[rows]
+    spilled = write_chunked(path, texts, labels, chunk, hint)
     assert path.read_bytes() == expected
     assert not list(tmp_path.glob(".*")), "the scratch file is removed"
+    # told the row count, the writer puts the characters where they belong, once
+    assert spilled == (rows == "none")
+
+
+@pytest.mark.parametrize("rows", [None, 42])
+def test_table_writer_starts_a_batch_per_max_batch_bytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rows: int | None
+) -> None:
+    """Past MAX_BATCH_BYTES of text, a new record batch: what write_table gives for a table
+    whose column has those chunks (as pyarrow lays out text beyond 2 GiB)."""
+    monkeypatch.setattr(tables, "MAX_BATCH_BYTES", 100)
+    texts = TEXTS * 7
+    labels = list(range(len(texts)))
+    batches, current, size = [], [], 0
+    for index, text in enumerate(texts):  # the writer's rule, with chunks of one row
+        used = len(text.encode())
+        if size + used > 100 and current:
+            batches.append(current)
+            current, size = [], 0
+        current.append(index)
+        size += used
+    batches.append(current)
+    assert len(batches) > 3
+    expected_path = tmp_path / "whole.arrow"
+    schema = pa.schema([("text", pa.string()), ("label", pa.int64())])
+    with pa.OSFile(str(expected_path), "wb") as sink, pa.ipc.new_file(sink, schema) as writer:
+        for batch in batches:
+            writer.write_batch(
+                pa.record_batch(
+                    [pa.array([texts[i] for i in batch]), pa.array(batch, pa.int64())],
+                    schema=schema,
+                )
+            )
+    path = tmp_path / "chunked.arrow"
+    write_chunked(path, texts, labels, 1, rows)
+    assert path.read_bytes() == expected_path.read_bytes()
+    assert not list(tmp_path.glob(".*"))
 
 
 def test_table_writer_leaves_no_scratch_on_error(tmp_path: Path) -> None:

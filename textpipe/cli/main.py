@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import importlib
 import os
 import sys
 import traceback
@@ -36,11 +37,40 @@ def _environment(name: str, value: str) -> Iterator[None]:
             os.environ[name] = previous
 
 
+# One module per command under textpipe.cli, each named after its command, in pipeline order
+# (the order `--help` lists them).
+COMMAND_NAMES = (
+    "download",
+    "normalize",
+    "vocab",
+    "encode",
+    "train",
+    "evaluate",
+    "ensemble",
+    "run",
+    "presets",
+    "report",
+    "predict",
+    "show",
+    "models",
+    "verify",
+)
+
+
 class TextpipeGroup(click.Group):
-    """A group that reports TextpipeError as ``Error: ...`` and exits non-zero."""
+    """A group that reports TextpipeError as ``Error: ...`` and exits non-zero.
+
+    A command's module is imported when the command is looked up, so a stage process imports
+    its own command only (the others bring the report, the model zoo, rich tables...).
+    """
 
     def list_commands(self, context: click.Context) -> list[str]:
-        return list(self.commands)  # pipeline order, not alphabetical
+        return [*COMMAND_NAMES, *(name for name in self.commands if name not in COMMAND_NAMES)]
+
+    def get_command(self, context: click.Context, name: str) -> click.Command | None:
+        if name not in self.commands and name in COMMAND_NAMES:
+            self.add_command(importlib.import_module(f"textpipe.cli.{name}").command)
+        return super().get_command(context, name)
 
     def invoke(self, context: click.Context) -> Any:
         try:
@@ -119,46 +149,6 @@ def cli(context: click.Context, debug: bool) -> None:
     if debug:
         # library code (backend start-up logs) reads the variable; restored when the command ends
         context.with_resource(_environment("TEXTPIPE_DEBUG", "1"))
-
-
-def _register() -> None:
-    from textpipe.cli import (
-        download,
-        encode,
-        ensemble,
-        evaluate,
-        models,
-        normalize,
-        predict,
-        presets,
-        report,
-        run,
-        show,
-        train,
-        verify,
-        vocab,
-    )
-
-    for module in (
-        download,
-        normalize,
-        vocab,
-        encode,
-        train,
-        evaluate,
-        ensemble,
-        run,
-        presets,
-        report,
-        predict,
-        show,
-        models,
-        verify,
-    ):
-        cli.add_command(module.command)
-
-
-_register()
 
 
 def main() -> None:

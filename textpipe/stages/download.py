@@ -6,10 +6,14 @@ test where present, and in the manifest the label names and per-split class coun
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import hashlib
 import os
 import shutil
+import threading
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -592,6 +596,49 @@ def pa_errors() -> type[Exception]:
     return pa.ArrowException
 
 
+def _parquet_column(
+    path: Path, parquet: Any, index: int, batch_rows: int, *, threads: int | None = None
+) -> Iterator[pa.Array]:
+    """A column of a parquet file, in order, in bounded memory: its row groups decoded side by
+    side on threads (each with a reader of its own), as many at a time as three chunks of text
+    hold; batches of ``batch_rows`` rows, one after the other, when a group holds more than a
+    chunk."""
+    import pyarrow.parquet as pq
+
+    from textpipe.stages.tables import chunk_bytes
+    from textpipe.textops import default_threads
+
+    metadata = parquet.metadata
+    sizes = [
+        metadata.row_group(group).column(index).total_uncompressed_size
+        for group in range(metadata.num_row_groups)
+    ]
+    limit = chunk_bytes()
+    largest = max(sizes, default=0)
+    threads = min(threads or default_threads(), len(sizes), 3 * limit // max(1, largest))
+    name = parquet.schema_arrow.names[index]
+    if threads < 2 or largest > limit:
+        for batch in parquet.iter_batches(batch_size=batch_rows, columns=[name]):
+            yield batch.column(0)
+        return
+    readers = threading.local()
+
+    def read(group: int) -> pa.Array:
+        if not hasattr(readers, "file"):
+            readers.file = pq.ParquetFile(path, pre_buffer=False)
+        column = readers.file.read_row_group(group, columns=[name], use_threads=False)
+        return column.column(0).combine_chunks()
+
+    with ThreadPoolExecutor(threads) as pool:
+        pending: collections.deque[Future[pa.Array]] = collections.deque()
+        for group in range(len(sizes)):
+            pending.append(pool.submit(read, group))
+            if len(pending) >= threads:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
 def _stream_parquet(
     files: dict[str, Path], params: DownloadParams, directory: Path
 ) -> tuple[dict[str, Any], list[str], dict[str, str]]:
@@ -643,15 +690,20 @@ def _stream_parquet(
         )
         per_row = max(1, stored // max(1, metadata.num_rows))
         batch_rows = max(1024, chunk_bytes() // per_row)
+        path = files[source]
         with contextlib.ExitStack() as stack:
             writers = {
-                name: stack.enter_context(TableWriter(directory / f"{name}{TABLE_SUFFIX}"))
-                for name in outputs
+                name: stack.enter_context(
+                    TableWriter(
+                        directory / f"{name}{TABLE_SUFFIX}",
+                        rows=metadata.num_rows if rows is None else len(rows),
+                    )
+                )
+                for name, rows in outputs.items()
             }
             nulls = 0
             position = 0
-            for batch in parquet.iter_batches(batch_size=batch_rows, columns=[text_column]):
-                text = batch.column(0)
+            for text in _parquet_column(path, parquet, index, batch_rows):
                 nulls += text.null_count
                 if text.type != pa.string():
                     text = pc.cast(text, pa.string())

@@ -153,7 +153,14 @@ def pad_ids(
     row_lengths = np.diff(offsets)
     empty = row_lengths == 0
     kept = np.minimum(row_lengths, length)
-    if (row_lengths > length).any():
+    excess = int(row_lengths.max(initial=0)) - length
+    if excess == 1:
+        # Rows split at most `length` times (split_tokens' max_tokens) have one piece too many
+        # at most: drop that piece, the last of its row (or the first, truncating the start).
+        long_rows = np.flatnonzero(row_lengths > length)
+        dropped = offsets[long_rows + 1] - 1 if truncation == "post" else offsets[long_rows]
+        flat_ids = np.delete(flat_ids, dropped)
+    elif excess > 1:
         # Position of each id inside its row decides whether truncation keeps it.
         index_type = np.int32 if len(flat_ids) < 2**31 else np.int64
         position = np.arange(len(flat_ids), dtype=index_type) - np.repeat(
@@ -358,8 +365,12 @@ def encode(
         splits: dict[str, Any] = {}
         names = split_names(normalized)
 
-        def encode_chunk(chunk: pa.Array) -> tuple[Padded, np.ndarray]:
-            return encode_texts(chunk, value_set, normalize_params=normalize_params, params=params)
+        def encode_chunk(chunk: pa.Array) -> tuple[Padded, np.ndarray, int]:
+            padded, counts = encode_texts(
+                chunk, value_set, normalize_params=normalize_params, params=params
+            )
+            # counted on the worker thread too: the main thread writes the rows meanwhile
+            return padded, counts, int(np.count_nonzero(padded.ids == OOV_ID)) - padded.empty
 
         with (
             progress.task("encode", total=len(names)) as advance,
@@ -377,13 +388,13 @@ def encode(
                         texts = batch.column("text")
                         size = max(1, -(-len(texts) // workers))
                         pieces = [texts.slice(start, size) for start in range(0, len(texts), size)]
-                        for padded, counts in pool.map(encode_chunk, pieces):
+                        for padded, counts, unknown in pool.map(encode_chunk, pieces):
                             ids_file.write(padded.ids)
                             lengths.append(padded.lengths)
                             true_lengths.append(counts)
                             truncated += padded.truncated
                             empty += padded.empty
-                            out_of_vocabulary += int((padded.ids == OOV_ID).sum()) - padded.empty
+                            out_of_vocabulary += unknown
                         labels.append(to_numpy(batch.column("label")).astype(np.int64))
                 finally:
                     ids_file.close()  # an error or Ctrl-C in the loop propagates as it is

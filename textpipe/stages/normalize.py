@@ -20,7 +20,7 @@ from textpipe.stages.tables import (
     iter_split_chunks,
     split_names,
 )
-from textpipe.textops import normalize_array
+from textpipe.textops import normalize_parts
 
 STAGE = Stage(
     name="normalize",
@@ -65,14 +65,21 @@ def normalize(
         with progress.task("normalize", total=len(names)) as advance:
             for name in names:
                 rows = empty = characters = 0
-                with TableWriter(directory / f"{name}{TABLE_SUFFIX}") as writer:
+                expected = dataset.stats["splits"][name].get("rows")
+                with TableWriter(directory / f"{name}{TABLE_SUFFIX}", rows=expected) as writer:
                     for chunk in iter_split_chunks(dataset, name):
-                        normalized = normalize_array(chunk.column("text"), params, threads=threads)
-                        writer.write(normalized, to_numpy(chunk.column("label")))
-                        lengths = to_numpy(pc.utf8_length(normalized))
-                        rows += len(lengths)
-                        empty += int((lengths == 0).sum())
-                        characters += int(lengths.sum())
+                        labels = to_numpy(chunk.column("label"))
+                        start = 0
+                        for normalized in normalize_parts(
+                            chunk.column("text"), params, threads=threads
+                        ):
+                            end = start + len(normalized)
+                            writer.write(normalized, labels[start:end])
+                            start = end
+                            lengths = to_numpy(pc.utf8_length(normalized))
+                            rows += len(lengths)
+                            empty += int((lengths == 0).sum())
+                            characters += int(lengths.sum())
                 splits[name] = {
                     "rows": rows,
                     "empty_texts": empty,

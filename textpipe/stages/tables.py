@@ -8,9 +8,12 @@ corpus, and the files stay byte for byte what writing the whole table at once gi
 
 - reading memory-maps the file and hands out row slices of about ``chunk_bytes`` of text; the
   pages of a slice are dropped from the process (``madvise(MADV_DONTNEED)``) once it is done;
-- writing spills each chunk's characters to a scratch file and keeps only the offsets and labels
-  (12 bytes a row); at the end ``pyarrow`` writes the file through a sink that copies the spilled
-  characters in where the writer emits the (never touched) placeholder buffer.
+- writing keeps only the offsets and labels (12 bytes a row) and puts each chunk's characters
+  where the file will hold them, when the row count is known (the offsets before them take 4
+  bytes a row; where the writer puts the characters is found by laying the batch out with
+  placeholder buffers), else in a scratch file; at the end ``pyarrow`` writes the file through
+  a sink that steps over the characters already in place (or copies the spilled ones in) where
+  the writer emits the (never touched) placeholder buffer.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import mmap
 import os
 import re
 import shutil
+import struct
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -186,12 +190,13 @@ def table_rows(path: Path) -> int:
 
 class _SubstitutingSink:
     """A file-like sink for ``pyarrow``: writes through, except that a placeholder buffer is
-    replaced by the bytes of the scratch file registered for its address."""
+    replaced by the bytes of the scratch file registered for its address, or skipped when they
+    are in the file already (``in_place``)."""
 
     def __init__(self, stream: Any) -> None:
         self.stream = stream
         self.position = 0
-        self.substitutes: dict[int, tuple[Path, int]] = {}
+        self.substitutes: dict[int, tuple[Path | None, int]] = {}
         self.closed = False
 
     def write(self, data: Any) -> int:
@@ -201,8 +206,11 @@ class _SubstitutingSink:
             scratch, size = self.substitutes.pop(data.address)
             if data.size != size:
                 raise RuntimeError(f"placeholder of {size} bytes written as {data.size}")
-            with scratch.open("rb") as source:
-                shutil.copyfileobj(source, self.stream, 1 << 22)
+            if scratch is None:  # written in place: step over them
+                self.stream.seek(size, os.SEEK_CUR)
+            else:
+                with scratch.open("rb") as source:
+                    shutil.copyfileobj(source, self.stream, 1 << 22)
             written = data.size
         else:
             written = self.stream.write(data)
@@ -222,35 +230,98 @@ class _SubstitutingSink:
         return True
 
 
+class _CountingSink:
+    """A sink that keeps nothing: it finds where a writer puts one buffer (``target``)."""
+
+    def __init__(self, target: int) -> None:
+        self.target = target
+        self.position = 0
+        self.found: int | None = None
+        self.closed = False
+
+    def write(self, data: Any) -> int:
+        import pyarrow as pa
+
+        if isinstance(data, pa.Buffer) and data.address == self.target:
+            self.found = self.position
+        size = data.size if isinstance(data, pa.Buffer) else memoryview(data).nbytes
+        self.position += size
+        return size
+
+    def tell(self) -> int:
+        return self.position
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.closed = True
+
+    def writable(self) -> bool:
+        return True
+
+
+def _first_values_position(schema: pa.Schema, rows: int, characters: int) -> int | None:
+    """Where ``pyarrow`` writes the characters of a file's first record batch of ``rows`` rows
+    and ``characters`` bytes of text (None: not as one buffer), found by writing the batch with
+    placeholder buffers (untouched, so using no memory) to a sink that keeps nothing."""
+    import pyarrow as pa
+
+    def placeholder(size: int) -> Any:
+        return mmap.mmap(-1, size) if size else b""
+
+    values = pa.py_buffer(placeholder(characters))
+    offsets = placeholder(4 * (rows + 1))
+    # the writer reads the first and last offsets to know how many characters there are
+    struct.pack_into("<i", offsets, 4 * rows, characters)
+    text = pa.Array.from_buffers(pa.string(), rows, [None, pa.py_buffer(offsets), values])
+    label = pa.Array.from_buffers(pa.int64(), rows, [None, pa.py_buffer(placeholder(8 * rows))])
+    sink = _CountingSink(values.address)
+    with pa.ipc.new_file(pa.PythonFile(sink, mode="w"), schema) as writer:
+        writer.write_batch(pa.RecordBatch.from_arrays([text, label], schema=schema))
+    return sink.found
+
+
 class TableWriter:
     """Writes a split table chunk by chunk, in bounded memory, with the bytes ``write_table``
     gives for the whole table (one record batch per 2 GiB of text).
 
-    Use as a context manager; ``write`` takes a string array and int64 labels.
+    Given the number of rows (``rows``), the characters are written once, straight to where
+    the file holds them (after the header and the offsets, whose size the row count decides);
+    otherwise, and for the batches after the first when the text passes 2 GiB, they are spilled
+    to a scratch file and copied in at the end. Use as a context manager; ``write`` takes a
+    string array and int64 labels.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, rows: int | None = None) -> None:
         import pyarrow as pa
 
         self.path = path
         self.schema = pa.schema([("text", pa.string()), ("label", pa.int64())])
         self.scratch = path.with_name(f".{path.name}.characters")
+        self.expected_rows = rows
         self._stream: Any = None
         self._sink: _SubstitutingSink | None = None
         self._writer: Any = None
-        self._reset()
+        self._spill: Any = None
+        # file position of the first batch's characters while they are written in place
+        self._in_place: int | None = None
         self.rows = 0
 
     def _reset(self) -> None:
         self._characters = 0
         self._offsets: list[np.ndarray] = []
         self._labels: list[np.ndarray] = []
-        self._spill = self.scratch.open("wb")
+        if self._in_place is None:
+            self._spill = self.scratch.open("wb")
 
     def __enter__(self) -> TableWriter:
         import pyarrow as pa
 
-        self._stream = self.path.open("wb")
+        self._stream = self.path.open("w+b")
+        if self.expected_rows and hasattr(os, "pwrite"):  # (not on Windows: spill instead)
+            self._in_place = _first_values_position(self.schema, self.expected_rows, 1)
+        self._reset()
         self._sink = _SubstitutingSink(self._stream)
         self._writer = pa.ipc.new_file(pa.PythonFile(self._sink, mode="w"), self.schema)
         return self
@@ -260,34 +331,62 @@ class TableWriter:
         import numpy as np
         import pyarrow as pa
 
-        if isinstance(text, pa.ChunkedArray):
-            text = text.combine_chunks()
+        if isinstance(text, pa.ChunkedArray):  # chunk by chunk: joining them would copy
+            start = 0
+            for chunk in text.chunks:
+                self.write(chunk, labels[start : start + len(chunk)])
+                start += len(chunk)
+            return
         offsets = _value_offsets(text)
         used = int(offsets[-1]) - int(offsets[0])
         if self._characters + used > MAX_BATCH_BYTES and self._offsets:
             self._flush_batch()
         values = text.buffers()[2]
         if used:
-            self._spill.write(memoryview(values)[int(offsets[0]) : int(offsets[-1])])
+            characters = memoryview(values)[int(offsets[0]) : int(offsets[-1])]
+            if self._in_place is not None:
+                self._write_at(characters, self._in_place + self._characters)
+            else:
+                self._spill.write(characters)
         self._offsets.append(offsets[1:].astype(np.int64) - int(offsets[0]) + self._characters)
         self._labels.append(np.asarray(labels, dtype=np.int64))
         self._characters += used
         self.rows += len(text)
 
+    def _write_at(self, data: memoryview, position: int) -> None:
+        """Write bytes at a file position (the writer's own position does not move)."""
+        descriptor = self._stream.fileno()
+        while len(data):
+            written = os.pwrite(descriptor, data, position)
+            data, position = data[written:], position + written
+
     def _flush_batch(self) -> None:
         import numpy as np
         import pyarrow as pa
 
-        self._spill.close()
         offsets = np.concatenate([np.zeros(1, np.int64), *self._offsets]).astype(np.int32)
         labels = np.concatenate(self._labels) if self._labels else np.zeros(0, np.int64)
         rows = len(labels)
+        if self._in_place is not None:
+            start, self._in_place = self._in_place, None
+            if (
+                self._characters
+                and _first_values_position(self.schema, rows, self._characters) != start
+            ):
+                # this batch is laid out otherwise (it is not the whole table): spill after all
+                self._move_to_scratch(start)
+                source: Path | None = self.scratch
+            else:
+                source = None
+        else:
+            self._spill.close()
+            source = self.scratch
         placeholder: Any = None
         if self._characters:
             placeholder = mmap.mmap(-1, self._characters)  # never touched: no memory used
             values = pa.py_buffer(placeholder)
             assert self._sink is not None
-            self._sink.substitutes[values.address] = (self.scratch, self._characters)
+            self._sink.substitutes[values.address] = (source, self._characters)
         else:
             values = pa.py_buffer(b"")
         text = pa.Array.from_buffers(pa.string(), rows, [None, pa.py_buffer(offsets), values])
@@ -297,8 +396,22 @@ class TableWriter:
             # pyarrow wrote the placeholder some other way: the text would be zero bytes
             raise RuntimeError(f"{self.path}: the text of a batch was not written")
         del text, values
-        self.scratch.unlink()
+        self.scratch.unlink(missing_ok=True)
         self._reset()
+
+    def _move_to_scratch(self, start: int) -> None:
+        """Copy the characters written in place to the scratch file; the writer then writes
+        the file from its start as usual."""
+        self._stream.flush()
+        self._stream.seek(start)
+        with self.scratch.open("wb") as scratch:
+            remaining = self._characters
+            while remaining:
+                block = self._stream.read(min(remaining, 1 << 22))
+                scratch.write(block)
+                remaining -= len(block)
+        self._stream.seek(self._sink.position if self._sink else 0)
+        self._stream.truncate()
 
     def __exit__(self, kind: Any, value: Any, traceback: Any) -> None:
         try:
@@ -307,6 +420,7 @@ class TableWriter:
                     self._flush_batch()
                 self._writer.close()
         finally:
-            self._spill.close()
+            if self._spill is not None:
+                self._spill.close()
             self.scratch.unlink(missing_ok=True)
             self._stream.close()

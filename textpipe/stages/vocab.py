@@ -8,6 +8,7 @@ in training.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +19,7 @@ from textpipe.errors import InputError
 from textpipe.progress import Progress, or_silent
 from textpipe.stages.base import Stage
 from textpipe.stages.tables import chunk_bytes, iter_split_chunks
-from textpipe.textops import SPECIAL_TOKENS, build_tokenizer, default_threads, split_tokens
+from textpipe.textops import SPECIAL_TOKENS, build_tokenizer, default_threads, split_pieces
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -35,26 +36,49 @@ COUNTS_FILE = "counts.tsv"
 
 
 def _partial_counts(tokens: pa.ListArray, *, threads: int | None = None) -> pa.Table:
-    """Distinct tokens and counts of some texts, counted on threads (a token may repeat)."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
+    """Distinct tokens and counts of some texts' tokens, counted on threads (a token may
+    repeat)."""
     flat = tokens.flatten()
     threads = threads or default_threads()
     size = max(1, -(-len(flat) // threads))
     parts = [flat.slice(start, size) for start in range(0, len(flat), size)]
+    return _counted_parts(parts, _value_counts)
+
+
+def _value_counts(values: pa.Array) -> pa.StructArray:
+    import pyarrow.compute as pc
+
+    return pc.value_counts(values)
+
+
+def _counted_parts(parts: list[Any], count: Callable[[Any], pa.StructArray]) -> pa.Table:
+    """``count`` (values and counts) of each part on a thread of its own, as one table."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import pyarrow as pa
+
     with ThreadPoolExecutor(max(1, len(parts))) as pool:
-        counted = list(pool.map(pc.value_counts, parts))
+        counted = list(pool.map(count, parts))
     if not counted:
-        return pa.table({"token": flat.slice(0, 0), "count": pa.nulls(0, pa.int64())})
+        return pa.table({"token": pa.nulls(0, pa.string()), "count": pa.nulls(0, pa.int64())})
     return pa.table(
         {
             "token": pa.concat_arrays([part.field("values") for part in counted]),
             "count": pa.concat_arrays([part.field("counts") for part in counted]),
         }
     )
+
+
+def _text_counts(
+    texts: pa.Array, params: NormalizeParams, *, threads: int | None = None
+) -> pa.Table:
+    """Distinct pieces and counts of some texts: each thread splits and counts a share of the
+    rows, so the texts' tokens are never gathered into one array. The empty piece (see
+    ``split_pieces``) is counted too; ``_rank`` drops it."""
+    threads = threads or default_threads()
+    size = max(1, -(-len(texts) // threads))
+    parts = [texts.slice(start, size) for start in range(0, len(texts), size)]
+    return _counted_parts(parts, lambda part: _value_counts(split_pieces(part, params).flatten()))
 
 
 def _merge_counts(tables: list[pa.Table]) -> pa.Table:
@@ -77,14 +101,13 @@ def _merge_counts(tables: list[pa.Table]) -> pa.Table:
 
 
 def _rank(table: pa.Table) -> pa.Table:
-    """Drop the special tokens; most frequent first, ties by code points."""
+    """Drop the special tokens and the empty piece; most frequent first, ties by code points."""
     import pyarrow.compute as pc
 
     from textpipe.arrays import string_array
 
-    table = table.filter(
-        pc.invert(pc.is_in(table.column("token"), value_set=string_array(list(SPECIAL_TOKENS))))
-    )
+    dropped = string_array(["", *SPECIAL_TOKENS])
+    table = table.filter(pc.invert(pc.is_in(table.column("token"), value_set=dropped)))
     return table.take(pc.sort_indices(table, [("count", "descending"), ("token", "ascending")]))
 
 
@@ -107,9 +130,7 @@ def count_split(
     pending = 0
     limit = max_bytes or chunk_bytes()
     for chunk in iter_split_chunks(normalized, split, max_bytes=max_bytes):
-        counts = _partial_counts(
-            split_tokens(chunk.column("text"), params, threads=threads), threads=threads
-        )
+        counts = _text_counts(chunk.column("text"), params, threads=threads)
         partial.append(counts)
         pending += counts.nbytes
         if pending > limit and len(partial) > 1:
