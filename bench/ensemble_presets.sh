@@ -4,13 +4,16 @@
 # split too, ensemble weights chosen there (bench/ensemble_weights.py), then the chosen
 # ensembles through `textpipe ensemble` on the test split.
 # Usage: TEXTPIPE_MIRROR=../shared/datasets bash bench/ensemble_presets.sh [STORE]
+# (SKIP_RUNS=1: the runs are in STORE already; only the evaluations and ensembles.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python=${PYTHON:-.venv/bin/python}
 store=${1:-$(mktemp -d /tmp/textpipe-ensemble-XXXX)}
+validation=$store-validation   # -o folders may not lie inside the store
 export TEXTPIPE_HOME=$store
-presets=(imdb-ngram imdb-lstm imdb-bilstm)
+presets=(imdb-lstm imdb-bilstm imdb-ngram)  # the first is a cold run; the others reuse its download
 for preset in "${presets[@]}"; do
+    [ -n "${SKIP_RUNS:-}" ] && break
     echo "== textpipe run $preset"
     /usr/bin/time -v "$python" -m textpipe.cli.main run "$preset" 2>&1 \
         | grep -E "^│ (accuracy|f1|macro_f1)|^epoch [0-9]+/|done in [0-9.]+ s;|Elapsed|Maximum resident" \
@@ -24,6 +27,6 @@ print(record["stages"]["train"]["path"], record["stages"]["encode"]["path"])
 PY
 )
     "$python" -m textpipe.cli.main evaluate "$model" "$encoded" --split validation \
-        -o "$store/val-$preset" >/dev/null
+        -o "$validation/$preset" >/dev/null
 done
-"$python" bench/ensemble_weights.py "$store" "${presets[@]}"
+"$python" bench/ensemble_weights.py "$store" "$validation" "${presets[@]}"

@@ -1,6 +1,6 @@
 """Choose ensemble weights on the validation split, then report the test split (issue 9).
 
-Reads, for each run, its validation evaluation (``STORE/val-RUN``, written by
+Reads, for each run, its validation evaluation (``VALIDATION/RUN``, written by
 ``bench/ensemble_presets.sh``) and its test evaluation (the run's record). For every subset of
 two or more runs and integer weights 0-9 (not all zero), it averages either the probabilities
 (what ``textpipe ensemble`` does) or the log-odds (a geometric mean: a confident member cannot
@@ -9,7 +9,7 @@ and prints that choice's validation and test accuracy beside each run alone. The
 probability-average weights are then run through ``textpipe ensemble`` so the figure a user
 gets is printed by the CLI.
 
-    python bench/ensemble_weights.py STORE imdb-ngram imdb-lstm imdb-bilstm
+    python bench/ensemble_weights.py STORE VALIDATION imdb-ngram imdb-lstm imdb-bilstm
 """
 
 from __future__ import annotations
@@ -54,12 +54,11 @@ def _combine(members: list[np.ndarray], weights: tuple[int, ...], how: str) -> n
 
 
 def main() -> None:
-    store_root, runs = Path(sys.argv[1]), sys.argv[2:]
+    store_root, validation_root, runs = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3:]
     store = Store(store_root)
     records = {run: json.loads((store_root / "runs" / f"{run}.json").read_text()) for run in runs}
     validation = {
-        run: np.load(store_root / f"val-{run}" / "predictions.npy").astype(np.float64)
-        for run in runs
+        run: np.load(validation_root / run / "predictions.npy").astype(np.float64) for run in runs
     }
     test = {
         run: np.load(Path(records[run]["stages"]["evaluate"]["path"]) / "predictions.npy").astype(
