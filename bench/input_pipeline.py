@@ -1,7 +1,9 @@
 """Benchmark: streamed (memory-mapped) batches against in-memory arrays, and length bucketing.
 
 Each measurement is a separate process under ``/usr/bin/time -v`` (peak RSS), on the IMDB
-encode artifact of the imdb-lstm preset (vocabulary 20,000, length 256), built from the mirror:
+encode artifact of the imdb-lstm preset, built from the mirror, or on the one ``--encoded``
+names (the figures in BENCHMARKS.md: vocabulary 20,000, length 256, right-padded). The models
+take the imdb-lstm preset's options that they use:
 
   (a) one epoch of ``bag`` and of ``lstm``: ``model.fit`` on the whole id matrix in memory
       (textpipe before issue #10) against ``model.fit`` on textpipe's streamed PyDataset, both
@@ -13,7 +15,7 @@ encode artifact of the imdb-lstm preset (vocabulary 20,000, length 256), built f
 
 Usage:
     TEXTPIPE_MIRROR=/work/shared/datasets python bench/input_pipeline.py [--store DIR]
-        [--parts a,b,c]
+        [--parts a,b,c] [--encoded IMDB_ENCODE_ARTIFACT]
 """
 
 from __future__ import annotations
@@ -112,7 +114,7 @@ def fit_child(arguments: argparse.Namespace) -> None:
 
     from textpipe.artifacts import open_artifact
     from textpipe.backend import load_keras
-    from textpipe.models import build_model, model_info, select_model_options
+    from textpipe.models import build_model, model_info, model_options, select_model_options
     from textpipe.presets import load_config
     from textpipe.stages.batches import epoch_order_callback, sequence_batches
     from textpipe.stages.encode import Encoded
@@ -124,12 +126,15 @@ def fit_child(arguments: argparse.Namespace) -> None:
     keras.utils.set_random_seed(params.seed)
     data = Encoded(open_artifact(Path(arguments.encoded), stage="encode"))
     info = model_info(params.model)
+    # the preset's options for its own model (pooling for lstm), those another model uses
+    used = model_options(params.model)
+    options = {name: value for name, value in params.model_options().items() if name in used}
     model = build_model(
         params.model,
         vocab_size=data.vocab_size,
         length=data.length,
         num_classes=data.num_classes,
-        **select_model_options(params.model, params.model_options()),
+        **select_model_options(params.model, options),
     )
     compile_model(
         model,
@@ -207,6 +212,9 @@ def main() -> None:
     parser.add_argument("--store", default=os.path.join(tempfile.gettempdir(), "textpipe-bench"))
     parser.add_argument("--parts", default="a,b,c")
     parser.add_argument("--tiles", type=int, default=20)
+    parser.add_argument(
+        "--encoded", help="an IMDB encode artifact to use instead of building the preset's"
+    )
     subparsers = parser.add_subparsers(dest="command")
     child = subparsers.add_parser("fit")
     child.add_argument("--encoded", required=True)
@@ -223,7 +231,7 @@ def main() -> None:
     store = Path(arguments.store)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
     parts = set(arguments.parts.split(","))
-    encoded = prepare_imdb(store)
+    encoded = Path(arguments.encoded) if arguments.encoded else prepare_imdb(store)
     print(f"# {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}")
     print(f"# IMDB encode artifact: {encoded}")
 
