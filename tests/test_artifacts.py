@@ -192,3 +192,15 @@ def test_two_processes_building_one_key_build_it_once(tmp_path: Path) -> None:
     assert len(marker.read_text().split()) == 1
     (artifact_dir,) = (tmp_path / "root" / "vocab").iterdir()
     assert (artifact_dir / "data.txt").read_text() == "payload"
+
+
+def test_the_store_lock_excludes_another_holder_until_released(tmp_path: Path) -> None:
+    fcntl = pytest.importorskip("fcntl", reason="the POSIX lock (filelock serves Windows)")
+    store = Store(tmp_path / "root")
+    with store.lock("k", what="k"):
+        # another open file description of the same lock file, as another process holds
+        path = store.root / ".locks" / "k.lock"
+        with open(path, "a") as stream, pytest.raises(BlockingIOError):
+            fcntl.flock(stream, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    with open(path, "a") as stream:
+        fcntl.flock(stream, fcntl.LOCK_EX | fcntl.LOCK_NB)  # released

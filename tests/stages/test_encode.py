@@ -14,7 +14,7 @@ from textpipe.artifacts import Store
 from textpipe.config import DownloadParams, EncodeParams, NormalizeParams
 from textpipe.errors import InputError
 from textpipe.stages.download import download
-from textpipe.stages.encode import encode, pad_ids
+from textpipe.stages.encode import _percentiles, encode, pad_ids
 from textpipe.stages.normalize import normalize
 from textpipe.stages.vocab import TOKENIZER_FILE
 
@@ -45,6 +45,21 @@ def test_pad_ids_matches_a_python_reference(padding: str, truncation: str, lengt
     assert padded.lengths.tolist() == [max(1, min(len(row), length)) for row in rows]
     assert padded.truncated == sum(len(row) > length for row in rows)
     assert padded.empty == sum(not row for row in rows)
+
+
+def test_length_percentiles_equal_numpy_percentile() -> None:
+    rng = np.random.default_rng(7)
+    samples = [np.zeros(0, np.int64), np.array([5]), np.array([3, 3]), np.arange(101)]
+    for _ in range(2000):
+        high = int(rng.choice([2, 40, 3000, 10**6]))
+        samples.append(rng.integers(0, high, int(rng.integers(1, 400))))
+    for values in samples:
+        expected = {"p50": 0, "p90": 0, "p95": 0, "p99": 0, "max": 0}
+        if len(values):
+            found = np.percentile(values, (50, 90, 95, 99))
+            expected = {f"p{p}": int(v) for p, v in zip((50, 90, 95, 99), found, strict=True)}
+            expected["max"] = int(values.max())
+        assert _percentiles(values) == expected
 
 
 def chain(path: Path, store: Store, *, size: int = 50, length: int = 6, **options):

@@ -232,12 +232,35 @@ def encode_texts(
 
 
 def _percentiles(values: np.ndarray) -> dict[str, int]:
+    """Percentiles 50, 90, 95 and 99 and the maximum of integer lengths, truncated to int.
+
+    The same figures as ``np.percentile`` (its default ``linear`` method, computed with the
+    same floating-point steps), which costs each encode process about 7 ms of importing
+    ``numpy.ma``.
+    """
+    import math
+
     import numpy as np
 
     points = (50, 90, 95, 99)
-    found = np.percentile(values, points) if len(values) else [0] * len(points)
-    result = {f"p{point}": int(value) for point, value in zip(points, found, strict=True)}
-    result["max"] = int(values.max()) if len(values) else 0
+    if not len(values):
+        return {**{f"p{point}": 0 for point in points}, "max": 0}
+    ordered = np.sort(values)
+    last = len(ordered) - 1
+    result = {}
+    for point in points:
+        virtual = last * (point / 100)
+        if virtual >= last:
+            value = float(ordered[last])
+        else:
+            below = math.floor(virtual)
+            low, high = int(ordered[below]), int(ordered[below + 1])
+            gamma = virtual - below
+            difference = high - low
+            # np.percentile's lerp: from the nearer end, so that gamma 1 gives `high` exactly
+            value = high - difference * (1 - gamma) if gamma >= 0.5 else low + difference * gamma
+        result[f"p{point}"] = int(value)
+    result["max"] = int(ordered[last])
     return result
 
 
