@@ -2,7 +2,7 @@
 
 Reads, for each run, its validation evaluation (``VALIDATION/RUN``, written by
 ``bench/ensemble_presets.sh``) and its test evaluation (the run's record). For every subset of
-two or more runs and integer weights 0-9 (not all zero), it averages either the probabilities
+two or more runs and integer weights 1-9, it averages either the probabilities
 (what ``textpipe ensemble`` does) or the log-odds (a geometric mean: a confident member cannot
 drown the others), keeps the best validation accuracy (ties: the lower validation log loss),
 and prints that choice's validation and test accuracy beside each run alone. The chosen

@@ -127,3 +127,22 @@ def test_tokenizer_normalizes_splits_and_maps_unknown_words_to_oov() -> None:
     tokenizer = build_tokenizer(vocabulary, NormalizeParams())
     assert tokenizer.encode("Good,  FILM! unseen").ids == [2, 3, OOV_ID]
     assert tokenizer.encode("").ids == []
+
+
+def test_a_corpus_beyond_latin1_comes_back_in_few_parts_with_the_exact_text() -> None:
+    from textpipe.textops import MAX_SPLICED_ROWS, normalize_parts
+
+    params = NormalizeParams(strip_html=True)
+    normalizer = build_normalizer(params)
+    many = [f"Привет, мир № {index}!" if index % 2 else f"Hello {index}" for index in range(2000)]
+    few = [f"Hello {index}" for index in range(2000)]
+    few[7] = few[1500] = "ΟΔΟΣ Straße"
+
+    for texts in (many, few):
+        (part,) = normalize_parts(pa.array(texts), params, threads=1)
+
+        assert part.to_pylist() == [normalizer.normalize_str(text) for text in texts]
+        # a few rows are spliced in as chunks; many are joined, not one chunk pair a row
+        chunks = part.num_chunks if isinstance(part, pa.ChunkedArray) else 1
+        assert chunks <= 2 * MAX_SPLICED_ROWS + 1
+    assert isinstance(normalize_parts(pa.array(many), params, threads=1)[0], pa.Array)

@@ -326,7 +326,7 @@ class TrainParams(Params):
     )
     embedding_dropout: float = spec(
         0.0,
-        "dropout rate of whole embedding channels, the same steps for a row (SpatialDropout1D)",
+        "dropout rate of embedding channels, each zeroed at every step of a row (SpatialDropout1D)",
         minimum=0,
         below=1,
         model=True,

@@ -239,13 +239,27 @@ def _normalize_piece(
     exact = string_array(
         [normalizer.normalize_str(text) for text in texts.take(numpy_array(rows)).to_pylist()]
     )
+    if len(rows) > max(MAX_SPLICED_ROWS, len(texts) // 256):
+        # Many rows (a corpus in another script): one copy, rather than two chunks a row that
+        # every writer downstream would pay for row by row.
+        return pa.concat_arrays(_spliced(result, exact, rows))
+    return pa.chunked_array(_spliced(result, exact, rows), pa.string())
+
+
+# Up to this many rows normalized one by one are spliced in as chunks between slices of the
+# fast path's result; beyond it (and beyond 1 row in 256) the parts are joined in one copy.
+MAX_SPLICED_ROWS = 64
+
+
+def _spliced(result: pa.Array, exact: pa.Array, rows: np.ndarray) -> list[pa.Array]:
+    """Slices of ``result`` with row ``rows[i]`` replaced by ``exact[i]``."""
     parts = []
     start = 0
     for index, row in enumerate(rows.tolist()):
         parts += [result.slice(start, row - start), exact.slice(index, 1)]
         start = row + 1
     parts.append(result.slice(start))
-    return pa.chunked_array(parts, pa.string())
+    return parts
 
 
 def split_tokens(

@@ -100,12 +100,15 @@ class ConsoleProgress:
 
     def note(self, message: str) -> None:
         if self._is_terminal():
-            self.console.print(f"[yellow]note:[/yellow] {message}")
+            from rich.markup import escape
+
+            # a path or a message with [brackets] is text, not markup
+            self.console.print(f"[yellow]note:[/yellow] {escape(message)}")
         else:
             print(f"note: {message}", file=sys.stderr, flush=True)
 
     def log(self, message: str) -> None:
         if self._is_terminal():
-            self.console.print(message)
+            self.console.print(message, markup=False)
         else:
             print(message, file=sys.stderr, flush=True)

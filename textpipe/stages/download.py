@@ -683,7 +683,10 @@ def _stream_parquet(
     for source, parquet in opened.items():
         outputs = {name: rows for name, (origin, rows) in selections.items() if origin == source}
         metadata = parquet.metadata
-        index = parquet.schema_arrow.get_field_index(text_column)
+        # the leaf column's index in the Parquet schema (nested columns have several leaves)
+        index = [metadata.schema.column(leaf).path for leaf in range(metadata.num_columns)].index(
+            text_column
+        )
         stored = sum(
             metadata.row_group(group).column(index).total_uncompressed_size
             for group in range(metadata.num_row_groups)

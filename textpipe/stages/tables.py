@@ -288,9 +288,10 @@ class TableWriter:
 
     Given the number of rows (``rows``), the characters are written once, straight to where
     the file holds them (after the header and the offsets, whose size the row count decides);
-    otherwise, and for the batches after the first when the text passes 2 GiB, they are spilled
-    to a scratch file and copied in at the end. Use as a context manager; ``write`` takes a
-    string array and int64 labels.
+    otherwise, and for every batch when the text passes 2 GiB (the first batch's rows then
+    differ from the count, so what was written in place moves to the scratch file too), they
+    are spilled to a scratch file and copied in at the end. Use as a context manager; ``write``
+    takes a string array and int64 labels.
     """
 
     def __init__(self, path: Path, rows: int | None = None) -> None:
@@ -408,6 +409,8 @@ class TableWriter:
             remaining = self._characters
             while remaining:
                 block = self._stream.read(min(remaining, 1 << 22))
+                if not block:
+                    raise RuntimeError(f"{self.path}: ended before the characters written to it")
                 scratch.write(block)
                 remaining -= len(block)
         self._stream.seek(self._sink.position if self._sink else 0)
