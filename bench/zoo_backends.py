@@ -128,7 +128,15 @@ def _variant(model, variant: str):
             return plain[type(layer)].from_config(config)
         return layer.__class__.from_config(config)
 
-    cloned = keras.models.clone_model(model, clone_function=clone)
+    def call(layer, *args, **kwargs):
+        # A functional model records the mask each layer was called with and a clone replays
+        # it, so the unmasked variant must drop it: without this its recurrent layers still
+        # ran masked (its figures before this fix measured the masked layer twice).
+        if variant == "unmasked":
+            kwargs.pop("mask", None)
+        return layer(*args, **kwargs)
+
+    cloned = keras.models.clone_model(model, clone_function=clone, call_function=call)
     cloned.set_weights(model.get_weights())
     return cloned
 
