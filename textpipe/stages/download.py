@@ -753,6 +753,26 @@ STAGE = Stage(
 )
 
 
+def _changed_while_read(params: DownloadParams) -> InputError:
+    return InputError(
+        f"{params.source}: changed while it was being read; run again once nothing writes to it."
+    )
+
+
+def _stats(
+    splits: dict[str, Any], label_names: list[str], columns: Any, resolved: ResolvedSource
+) -> dict[str, Any]:
+    """The download artifact's statistics."""
+    return {
+        "splits": splits,
+        "label_names": label_names,
+        "num_classes": len(label_names),
+        "columns": columns,
+        "source_kind": resolved.kind,
+        "source_location": resolved.location,
+    }
+
+
 def download(
     *,
     params: DownloadParams,
@@ -794,26 +814,13 @@ def download(
                         f"Cannot load {params.source!r}: {str(error).splitlines()[0]}"
                     ) from None
             if resolve_source(params) != resolved:
-                raise InputError(
-                    f"{params.source}: changed while it was being read; run again once "
-                    "nothing writes to it."
-                )
-            return {
-                "splits": splits,
-                "label_names": label_names,
-                "num_classes": len(label_names),
-                "columns": columns,
-                "source_kind": resolved.kind,
-                "source_location": resolved.location,
-            }
+                raise _changed_while_read(params)
+            return _stats(splits, label_names, columns, resolved)
         try:
             with progress.task(f"download: loading {params.source}", total=None):
                 dataset_dict = _load(resolved, params, hf_cache)
                 if resolved.kind != "hub" and resolve_source(params) != resolved:
-                    raise InputError(
-                        f"{params.source}: changed while it was being read; run again once "
-                        "nothing writes to it."
-                    )
+                    raise _changed_while_read(params)
                 tables, label_names, columns = _prepare(dataset_dict, params)
                 tables = _sample_and_carve(tables, params)
                 _check_classes(
@@ -828,14 +835,7 @@ def download(
         finally:
             if hf_cache is not None:
                 shutil.rmtree(hf_cache, ignore_errors=True)
-        return {
-            "splits": splits,
-            "label_names": label_names,
-            "num_classes": len(label_names),
-            "columns": columns,
-            "source_kind": resolved.kind,
-            "source_location": resolved.location,
-        }
+        return _stats(splits, label_names, columns, resolved)
 
     return store.produce(
         identity,
