@@ -1,6 +1,6 @@
 """Issue 11 probe: forward+backward of one LSTM/GRU batch (64 x 128 x 64 -> 32) on torch.
 
-Packed (masked) against unpacked (unmasked) `torch._VF` kernels. Usage:
+Packed and every-step (masked) against unpacked (unmasked) `torch._VF` kernels. Usage:
 KERAS_BACKEND=torch python bench/issue11/recurrence_micro.py
 """
 
@@ -23,10 +23,17 @@ b = torch.zeros(128, requires_grad=True)
 h0 = [torch.zeros(64, 32), torch.zeros(64, 32)]
 
 
-def packed() -> None:
+def packed(packed: bool = True, cell: str = "lstm") -> None:
+    weights = (k, r, b) if cell == "lstm" else (kg, rg, bg)
     moved, lengths = fused_rnn.real_steps_first(x, mask)
     out, _, _ = fused_rnn.torch_recurrence(
-        "lstm", moved, h0, lengths, fused_rnn.torch_weights("lstm", k, r, b), training=True
+        cell,
+        moved,
+        h0 if cell == "lstm" else h0[:1],
+        lengths,
+        fused_rnn.torch_weights(cell, *weights),
+        training=True,
+        packed=packed,
     )
     fused_rnn.at_mask_steps(out, mask, zero_output_for_mask=True).sum().backward()
 
@@ -56,11 +63,7 @@ bg = torch.zeros(2, 96, requires_grad=True)
 
 
 def gru_packed() -> None:
-    moved, lengths = fused_rnn.real_steps_first(x, mask)
-    out, _, _ = fused_rnn.torch_recurrence(
-        "gru", moved, h0[:1], lengths, fused_rnn.torch_weights("gru", kg, rg, bg), training=True
-    )
-    fused_rnn.at_mask_steps(out, mask, zero_output_for_mask=True).sum().backward()
+    packed(True, "gru")
 
 
 def gru_unpacked() -> None:
@@ -72,8 +75,10 @@ def gru_unpacked() -> None:
 
 for name, fn in [
     ("gru packed (textpipe, masked)", gru_packed),
+    ("gru every step at lengths (textpipe, masked, CPU)", lambda: packed(False, "gru")),
     ("gru unpacked (textpipe, unmasked)", gru_unpacked),
-    ("packed (textpipe, masked)", packed),
+    ("packed (masked, packed sequences)", packed),
+    ("every step at lengths (textpipe, masked, CPU)", lambda: packed(False)),
     ("unpacked (textpipe, unmasked)", unpacked),
     ("python loop, forward only, no grad", python_forward_only),
 ]:

@@ -286,3 +286,117 @@ def test_real_steps_first_and_back():
     # Before the first real step: zeros; at a masked step after one: the last real output.
     np.testing.assert_array_equal(_numpy(carried)[:, :, 0], [[0, 2, 2, 4, 5], [1, 2, 2, 2, 2]])
     np.testing.assert_array_equal(_numpy(zeroed)[:, :, 0], [[0, 2, 0, 4, 5], [1, 2, 0, 0, 0]])
+
+
+def test_right_padded_shortcut_gives_the_general_result():
+    sequences, mask = _right_padded()
+    processed = keras.ops.convert_to_tensor(sequences)
+    holes = mask.copy()
+    holes[0, 1] = False
+
+    assert fused_rnn.is_right_padded(mask)
+    assert not fused_rnn.is_right_padded(mask[:, ::-1].copy())
+    assert not fused_rnn.is_right_padded(holes)
+    for zero in (False, True):
+        np.testing.assert_array_equal(
+            _numpy(fused_rnn.at_mask_steps(processed, mask, zero_output_for_mask=zero)),
+            _numpy(
+                fused_rnn.at_mask_steps(
+                    processed, mask, zero_output_for_mask=zero, right_padded=True
+                )
+            ),
+        )
+
+
+def _torch_gradients(layer: keras.layers.Layer, sequences: np.ndarray, mask: np.ndarray) -> list:
+    import torch
+
+    inputs = torch.tensor(sequences, requires_grad=True)
+    outputs = layer(inputs, mask=torch.tensor(mask))
+    # a weighted sum, so that every output step and unit gets its own gradient
+    weights = torch.tensor(np.random.default_rng(2).normal(size=tuple(outputs.shape)))
+    (outputs * weights.to(outputs.dtype)).sum().backward()
+    found = [inputs.grad.numpy()]
+    for variable in layer.trainable_weights:
+        found.append(variable.value.grad.numpy())
+        variable.value.grad = None
+    return found
+
+
+@pytest.mark.skipif(BACKEND != "torch", reason="torch's two ways of running a mask")
+@pytest.mark.parametrize("packed", [True, False], ids=["packed", "every-step"])
+@pytest.mark.parametrize("options", LAYER_OPTIONS, ids=_options_id)
+@pytest.mark.parametrize("cell_type", ["lstm", "gru"])
+def test_torch_packed_and_every_step_give_keras_outputs_and_gradients(
+    cell_type, options, packed, monkeypatch
+):
+    """Packed sequences (a GPU; an LSTM returning its states) and every step with the results
+    taken at each row's length (a CPU) both give Keras's masked outputs and gradients."""
+    monkeypatch.setattr(zoo_layers, "_torch_packed", lambda *_: packed)
+    sequences, mask = _right_padded()
+    holes = mask.copy()
+    holes[0, [1, 4]] = False
+    for each in (mask, mask[:, ::-1].copy(), holes):
+        reference, fused = _pair(cell_type, **options)
+        np.testing.assert_allclose(
+            _numpy(fused(sequences, mask=each)),
+            _numpy(reference(sequences, mask=each)),
+            atol=1e-5,
+        )
+        for got, expected in zip(
+            _torch_gradients(fused, sequences, each),
+            _torch_gradients(reference, sequences, each),
+            strict=True,
+        ):
+            np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+@pytest.mark.skipif(BACKEND != "torch", reason="torch's choice of kernel")
+@pytest.mark.parametrize("cell_type", ["lstm", "gru"])
+def test_torch_cpu_runs_every_step_unless_an_lstm_returns_its_states(cell_type, monkeypatch):
+    calls = []
+    recurrence = fused_rnn.torch_recurrence
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs["packed"])
+        return recurrence(*args, **kwargs)
+
+    monkeypatch.setattr(fused_rnn, "torch_recurrence", spy)
+    sequences, mask = _right_padded()
+    _, sequence_layer = _pair(cell_type, return_sequences=True)
+    _, state_layer = _pair(cell_type, return_state=True)
+    calls.clear()
+
+    sequence_layer(sequences, mask=mask)
+    state_layer(sequences, mask=mask)
+
+    # oneDNN's fused LSTM kernel takes unpacked input only; the cell state at each row's
+    # length needs packed sequences
+    assert calls == [False, cell_type == "lstm"]
+
+
+@pytest.mark.parametrize("options", LAYER_OPTIONS, ids=_options_id)
+@pytest.mark.parametrize("cell_type", ["lstm", "gru"])
+def test_hoisted_kernel_gives_keras_masked_results(cell_type, options, monkeypatch):
+    """Keras's masked loop with the input product taken out of it: the same outputs and states,
+    under right padding, left padding and holes."""
+    monkeypatch.setattr(zoo_layers, "recurrence_kernel", lambda *_, **__: "hoisted")
+    sequences, mask = _right_padded()
+    holes = mask.copy()
+    holes[0, [1, 4]] = False
+    reference, fused = _pair(cell_type, return_state=True, **options)
+    for each in (mask, mask[:, ::-1].copy(), holes):
+        got, expected = fused(sequences, mask=each), reference(sequences, mask=each)
+        for got_part, expected_part in zip(got, expected, strict=True):
+            np.testing.assert_allclose(_numpy(got_part), _numpy(expected_part), atol=1e-5)
+
+
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="TensorFlow's choice of kernel")
+def test_tensorflow_cpu_runs_the_masked_loop_with_the_input_product_hoisted():
+    import tensorflow as tf
+
+    if tf.config.list_logical_devices("GPU"):
+        pytest.skip("a GPU: Keras's cuDNN kernel takes the mask")
+    assert zoo_layers.recurrence_kernel("lstm", masked=True) == "hoisted"
+    assert zoo_layers.recurrence_kernel("gru", masked=True) == "hoisted"
+    assert zoo_layers.recurrence_kernel("lstm", masked=False) is None

@@ -451,13 +451,14 @@ def recurrence_kernel(cell_type: str, *, masked: bool) -> str | None:
     """Which kernel runs a `FusedLSTM`/`FusedGRU` here; None for Keras's own path.
 
     Returns:
-        "torch" (packed sequences into torch's fused kernel; masked or not), "jax-cudnn"
-        (`jax.experimental.rnn`, an LSTM on a JAX GPU), "scan" (the unmasked loop over the real
-        steps: a GRU on a JAX GPU), or None for Keras's own path: unmasked on TensorFlow and
-        JAX, which Keras runs on cuDNN itself where it can; masked on a TensorFlow GPU, where
-        Keras's cuDNN kernel takes right-padded masks; masked on a CPU with TensorFlow or JAX,
-        where Keras's masked loop measured as fast as its unmasked one, and faster than the
-        "scan" (BENCHMARKS.md).
+        "torch" (torch's fused kernel: packed sequences on a GPU, every step on a CPU; masked
+        or not), "jax-cudnn" (`jax.experimental.rnn`, an LSTM on a JAX GPU), "scan" (the
+        unmasked loop over the real steps: a GRU on a JAX GPU), "hoisted" (Keras's masked loop
+        with the input product taken out of it: masked on a TensorFlow CPU, where it measured
+        0.76-0.89x Keras's loop; slower on JAX), or None for Keras's own path: unmasked on
+        TensorFlow and JAX, which Keras runs on cuDNN itself where it can; masked on a
+        TensorFlow GPU, where Keras's cuDNN kernel takes right-padded masks; masked on a JAX
+        CPU (BENCHMARKS.md).
     """
     backend = keras.backend.backend()
     if backend == "torch":
@@ -467,6 +468,11 @@ def recurrence_kernel(cell_type: str, *, masked: bool) -> str | None:
 
         if jax.default_backend() == "gpu":
             return "jax-cudnn" if cell_type == "lstm" else "scan"
+    if backend == "tensorflow" and masked:
+        import tensorflow as tf
+
+        if not tf.config.list_logical_devices("GPU"):
+            return "hoisted"
     return None
 
 
@@ -505,6 +511,17 @@ def _fused_inner_loop(
         ops.convert_to_tensor(cell.recurrent_kernel),
         ops.convert_to_tensor(cell.bias),
     ]
+    if kernel == "hoisted":
+        return fused_rnn.hoisted_recurrence(
+            cell_type,
+            sequences,
+            initial_state,
+            mask,
+            weights,
+            go_backwards=layer.go_backwards,
+            zero_output_for_mask=layer.zero_output_for_mask,
+            return_all_outputs=layer.return_sequences,
+        )
     if kernel == "torch":
         sequences = ops.cast(sequences, weights[0].dtype)
         initial_state = [ops.cast(state, weights[0].dtype) for state in initial_state]
@@ -524,7 +541,13 @@ def _fused_inner_loop(
         )
         return last_output, processed, final
 
-    moved, lengths = fused_rnn.real_steps_first(sequences, mask)
+    # On a torch CPU the mask's values can be read for free: right-padded rows (a forward
+    # layer over textpipe's encoding) need no moving to the front and back.
+    right_padded = kernel == "torch" and _on_cpu(sequences) and fused_rnn.is_right_padded(mask)
+    if right_padded:
+        moved, lengths = sequences, fused_rnn.lengths_from_mask(mask)
+    else:
+        moved, lengths = fused_rnn.real_steps_first(sequences, mask)
     if kernel == "torch":
         processed, _, final = fused_rnn.torch_recurrence(
             cell_type,
@@ -533,6 +556,7 @@ def _fused_inner_loop(
             lengths,
             fused_rnn.torch_weights(cell_type, *weights),
             training=_torch_grad_enabled(),
+            packed=_torch_packed(layer, cell_type, sequences),
         )
     elif kernel == "jax-cudnn":
         processed, _, final = fused_rnn.jax_cudnn_lstm(
@@ -547,10 +571,32 @@ def _fused_inner_loop(
             cell, moved, initial_state, lengths, training=training
         )
     outputs = fused_rnn.at_mask_steps(
-        processed, mask, zero_output_for_mask=layer.zero_output_for_mask
+        processed,
+        mask,
+        zero_output_for_mask=layer.zero_output_for_mask,
+        right_padded=right_padded,
     )
     # Keras's last output is the output of the last step, masked or not.
     return outputs[:, -1], outputs, list(final)
+
+
+def _torch_packed(
+    layer: keras.layers.LSTM | keras.layers.GRU, cell_type: str, sequences: Any
+) -> bool:
+    """Whether torch runs a masked recurrence on packed sequences rather than over every step.
+
+    Packed on a GPU (cuDNN stops each row at its length), and for an LSTM whose final cell
+    state is used (`return_state`, `stateful`), which only packed sequences give; otherwise
+    every step, which on a CPU reaches oneDNN's fused LSTM kernel (`fused_rnn.torch_recurrence`).
+    """
+    if not _on_cpu(sequences):
+        return True
+    return cell_type == "lstm" and bool(layer.return_state or layer.stateful)
+
+
+def _on_cpu(tensor: Any) -> bool:
+    """Whether a torch tensor is in host memory."""
+    return tensor.device.type == "cpu"
 
 
 def _torch_grad_enabled() -> bool:
