@@ -97,13 +97,11 @@ def test_embedding_dropout_drops_whole_channels_in_training_only(right_pad):
 
 def test_mean_max_pooling_concatenates_the_mean_and_the_max(right_pad):
     model = build_model("bilstm", length=16, num_classes=2, pooling="mean-max", **TINY)
-    recurrent = keras.Model(model.inputs, model.get_layer("bilstm_1").output)
+    recurrent = keras.Model(model.input, model.get_layer("bilstm_1").output)
     inputs = right_pad(ROWS, 16)
     steps = keras.ops.convert_to_numpy(recurrent(inputs, training=False))
     pooled = keras.ops.convert_to_numpy(
-        keras.Model(model.inputs, model.get_layer("mean_max_pooling").output)(
-            inputs, training=False
-        )
+        keras.Model(model.input, model.get_layer("mean_max_pooling").output)(inputs, training=False)
     )
 
     assert pooled.shape == (len(ROWS), 32)  # 2 directions x 8 units, mean then max
