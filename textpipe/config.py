@@ -299,6 +299,13 @@ class TrainParams(Params):
     epochs: int = spec(3, "number of epochs", minimum=1)
     batch_size: int = spec(64, "batch size", minimum=1)
     learning_rate: float = spec(1e-3, "Adam learning rate", minimum=0, maximum=10)
+    learning_rate_decay: float = spec(
+        1.0,
+        "factor by which the learning rate falls over each epoch, smoothly at every step "
+        "(1: constant)",
+        minimum=0.01,
+        maximum=1,
+    )
     seed: int = spec(0, "random seed (weights, shuffling, dropout)", minimum=0)
     early_stopping: int | None = spec(
         None,
@@ -332,7 +339,10 @@ class TrainParams(Params):
         model=True,
     )
     pooling: str = spec(
-        "last", "pooling of recurrent outputs", choices=("last", "mean", "max"), model=True
+        "last",
+        "pooling of recurrent outputs (mean-max: both, concatenated)",
+        choices=("last", "mean", "max", "mean-max"),
+        model=True,
     )
     merge_mode: str = spec(
         "concat",

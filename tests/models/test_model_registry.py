@@ -69,7 +69,8 @@ def test_invalid_values_are_all_reported_at_once():
 
     lines = str(raised.value).splitlines()
     assert (
-        "Invalid pooling for model 'lstm': expected one of last, mean, max, got 'median'." in lines
+        "Invalid pooling for model 'lstm': expected one of last, mean, max, mean-max, "
+        "got 'median'." in lines
     )
     assert (
         "Invalid dropout for model 'lstm': expected a non-negative number below 1, got 1.0."

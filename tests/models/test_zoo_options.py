@@ -59,6 +59,8 @@ def test_parameter_counts_at_reference_sizes(name, expected):
         {"name": "bigru", "pooling": "mean", "merge_mode": "mul"},
         {"name": "bilstm", "merge_mode": "ave", "num_layers": 2},
         {"name": "lstm", "pooling": "max", "embedding_dropout": 0.3},
+        {"name": "lstm", "pooling": "mean-max"},
+        {"name": "bigru", "pooling": "mean-max", "num_layers": 2},
         {"name": "bigru", "embedding_dropout": 0.5},
         {"name": "transformer", "num_layers": 2, "num_heads": 4},
         {"name": "cnn", "kernel_size": 4},
@@ -91,6 +93,22 @@ def test_embedding_dropout_drops_whole_channels_in_training_only(right_pad):
     assert "embedding_dropout" not in [
         layer.name for layer in build_model("lstm", length=16, num_classes=2, **TINY).layers
     ]
+
+
+def test_mean_max_pooling_concatenates_the_mean_and_the_max(right_pad):
+    model = build_model("bilstm", length=16, num_classes=2, pooling="mean-max", **TINY)
+    recurrent = keras.Model(model.input, model.get_layer("bilstm_1").output)
+    inputs = right_pad(ROWS, 16)
+    steps = keras.ops.convert_to_numpy(recurrent(inputs, training=False))
+    pooled = keras.ops.convert_to_numpy(
+        keras.Model(model.input, model.get_layer("mean_max_pooling").output)(inputs, training=False)
+    )
+
+    assert pooled.shape == (len(ROWS), 32)  # 2 directions x 8 units, mean then max
+    for row, tokens in enumerate(ROWS):
+        real = steps[row, : len(tokens)]
+        np.testing.assert_allclose(pooled[row, :16], real.mean(axis=0), atol=1e-5)
+        np.testing.assert_allclose(pooled[row, 16:], real.max(axis=0), atol=1e-5)
 
 
 def test_bidirectional_merge_modes_set_the_width():

@@ -13,7 +13,7 @@ from textpipe.artifacts import Store
 from textpipe.config import TrainParams
 from textpipe.errors import ConfigError
 from textpipe.progress import SilentProgress
-from textpipe.stages.train import class_weights, train
+from textpipe.stages.train import class_weights, compile_model, model_key_parts, train
 
 
 def params(**changes) -> TrainParams:
@@ -71,6 +71,50 @@ def test_runtime_settings_stay_out_of_the_key(encoded_artifact) -> None:
     )
     changed = train(encoded=encoded_artifact, params=params(epochs=1, units=9), store=store)
     assert changed.status == "built" and changed.artifact.key != first.artifact.key
+
+
+def test_learning_rate_decay_is_keyed_only_when_it_decays() -> None:
+    # a constant rate (the default) leaves the keys of existing runs as they were
+    assert "learning_rate_decay" not in model_key_parts(params())[0]
+    assert model_key_parts(params(learning_rate_decay=0.5))[0]["learning_rate_decay"] == 0.5
+
+
+def test_learning_rate_decay_falls_by_its_factor_over_each_epoch() -> None:
+    import keras
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    compile_model(
+        model,
+        num_classes=2,
+        learning_rate=0.02,
+        jit_compile=False,
+        learning_rate_decay=0.5,
+        steps_per_epoch=4,
+    )
+    features = np.ones((16, 3), np.float32)
+    model.fit(features, np.ones((16, 1), np.float32), batch_size=4, epochs=2, verbose=0)
+
+    # 2 epochs of 4 steps: 0.02 * 0.5**2
+    rate = keras.ops.convert_to_numpy(model.optimizer.learning_rate)
+    assert model.optimizer.iterations.numpy() == 8
+    np.testing.assert_allclose(rate, 0.005, rtol=1e-5)
+
+
+def test_training_with_a_decay_differs_from_a_constant_rate(encoded_artifact) -> None:
+    store = Store()
+    constant = train(encoded=encoded_artifact, params=params(epochs=2), store=store)
+    decayed = train(
+        encoded=encoded_artifact, params=params(epochs=2, learning_rate_decay=0.5), store=store
+    )
+
+    assert decayed.status == "built" and decayed.artifact.key != constant.artifact.key
+    histories = [
+        json.loads((outcome.artifact.path / "history.json").read_text())
+        for outcome in (constant, decayed)
+    ]
+    losses = [[record["loss"] for record in history] for history in histories]
+    # the same first steps, then smaller ones
+    assert losses[0] != losses[1]
 
 
 class InterruptAfter(SilentProgress):

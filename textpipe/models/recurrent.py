@@ -54,7 +54,8 @@ def build_recurrent(
         embedding_dropout: Rate at which, in training, whole embedding channels of a row are
             zeroed (`SpatialDropout1D`); 0 adds no layer. The mask passes through.
         pooling: How the last recurrent layer's sequence becomes one vector: "last" (its output
-            at the last real step), "mean" or "max" over the real steps.
+            at the last real step), "mean" or "max" over the real steps, or "mean-max" (the
+            two concatenated, twice as wide).
         merge_mode: None for one direction; otherwise the layers are bidirectional and this
             combines the two directions: "concat", "sum", "mul" or "ave".
         mixed_precision: Compute in float16 with float32 variables and float32 logits.
@@ -87,10 +88,16 @@ def build_recurrent(
                 recurrent, merge_mode=merge_mode, dtype=dtype, name=f"{name}_{index + 1}"
             )
         hidden = recurrent(hidden)
-    if pooling == "mean":
-        hidden = MaskedMeanPooling(dtype=dtype, name="mean_pooling")(hidden)
-    elif pooling == "max":
-        hidden = MaskedMaxPooling(dtype=dtype, name="max_pooling")(hidden)
+    if pooling in ("mean", "max"):
+        pool = MaskedMeanPooling if pooling == "mean" else MaskedMaxPooling
+        hidden = pool(dtype=dtype, name=f"{pooling}_pooling")(hidden)
+    elif pooling == "mean-max":
+        hidden = layers.Concatenate(dtype=dtype, name="mean_max_pooling")(
+            [
+                MaskedMeanPooling(dtype=dtype, name="mean_pooling")(hidden),
+                MaskedMaxPooling(dtype=dtype, name="max_pooling")(hidden),
+            ]
+        )
     logits = classifier_head(
         hidden,
         units=units,
