@@ -6,8 +6,10 @@ names (the figures in BENCHMARKS.md: vocabulary 20,000, length 256, right-padded
 take the imdb-lstm preset's options that they use:
 
   (a) one epoch of ``bag`` and of ``lstm``: ``model.fit`` on the whole id matrix in memory
-      (textpipe before issue #10) against ``model.fit`` on textpipe's streamed PyDataset, both
-      without bucketing, then the streamed one with bucketing;
+      (textpipe before issue #10) against ``model.fit`` on textpipe's streamed batches (the
+      PyDataset through ``fit_input``, as ``textpipe train`` reads it), both without bucketing,
+      then the streamed one with bucketing; ``fit --mode pydataset`` gives Keras the PyDataset
+      itself (textpipe before ``fit_input``);
   (b) IMDB train tiled 20 times (500,000 rows, an encode artifact written by this script), one
       epoch of ``bag`` through ``textpipe train`` (what a user runs), in memory and streamed;
   (c) the imdb-lstm and imdb-bilstm presets' model, one epoch with and without bucketing, and
@@ -116,7 +118,7 @@ def fit_child(arguments: argparse.Namespace) -> None:
     from textpipe.backend import load_keras
     from textpipe.models import build_model, model_info, model_options, select_model_options
     from textpipe.presets import load_config
-    from textpipe.stages.batches import epoch_order_callback, sequence_batches
+    from textpipe.stages.batches import epoch_order_callback, fit_input, sequence_batches
     from textpipe.stages.encode import Encoded
     from textpipe.stages.evaluate import predict_probabilities
     from textpipe.stages.train import _resolve_jit_compile, _targets, compile_model
@@ -184,10 +186,14 @@ def fit_child(arguments: argparse.Namespace) -> None:
             batch_size=params.batch_size,
             padding=data.padding,
         )
+        if arguments.mode != "pydataset":  # what textpipe train does; pydataset: before
+            batches_in, validation_in = fit_input(batches), fit_input(validation)
+        else:
+            batches_in, validation_in = batches, validation
         model.fit(
-            batches,
+            batches_in,
             epochs=arguments.epochs,
-            validation_data=validation,
+            validation_data=validation_in,
             shuffle=False,
             callbacks=[epoch_order_callback(batches), Timer()],
             verbose=0,
@@ -220,7 +226,9 @@ def main() -> None:
     child.add_argument("--encoded", required=True)
     child.add_argument("--model", required=True)
     child.add_argument("--preset", default="imdb-lstm")
-    child.add_argument("--mode", choices=("memory", "stream", "bucketed"), required=True)
+    child.add_argument(
+        "--mode", choices=("memory", "stream", "pydataset", "bucketed"), required=True
+    )
     child.add_argument("--epochs", type=int, default=1)
     child.add_argument("--evaluate", action="store_true")
     arguments = parser.parse_args()

@@ -1,13 +1,17 @@
-"""Arrow arrays to and from Python and numpy without importing pandas.
+"""Arrow arrays to and from Python and numpy without importing pandas, and Arrow compute
+functions without importing ``pyarrow.compute``.
 
 ``pa.array``, ``pa.scalar`` (and so a Python number passed to a compute function) and
 ``to_numpy(zero_copy_only=False)`` import pandas to check for pandas types: 0.2 s of start-up
 that the data stages, run as separate processes, never need. These build from buffers instead.
+Likewise, importing ``pyarrow.compute`` builds Python wrappers for its ~300 functions (about
+25 ms of each stage process), and the array methods ``take``, ``filter``, ``cast`` and
+``ListArray.flatten`` import it; ``compute`` calls the same functions by name.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import numpy as np
@@ -84,3 +88,29 @@ def scalar(value: int, dtype: np.dtype | type) -> pa.Scalar:
     import numpy as np
 
     return numpy_array(np.array([value], dtype=dtype))[0]
+
+
+def compute(name: str, *arguments: Any, options: Any = None) -> Any:
+    """The Arrow compute function ``name`` on ``arguments``, as ``pyarrow.compute.<name>`` would
+    call it, without importing ``pyarrow.compute`` (see the module's docstring)."""
+    return _compute_module().call_function(name, list(arguments), options)
+
+
+def compute_options(name: str, *arguments: Any, **keywords: Any) -> Any:
+    """An options object of the compute functions (``"SplitPatternOptions"``, ...)."""
+    return getattr(_compute_module(), name)(*arguments, **keywords)
+
+
+def cast(array: Any, target: pa.DataType) -> Any:
+    """``array.cast(target)`` (a safe cast) without importing ``pyarrow.compute``."""
+    return compute("cast", array, options=_compute_module().CastOptions.safe(target))
+
+
+def _compute_module() -> Any:
+    """Where pyarrow defines its compute functions and options; ``pyarrow.compute`` re-exports
+    the same objects (the fallback, should a pyarrow release move them)."""
+    try:
+        import pyarrow._compute as module
+    except ImportError:  # pragma: no cover - depends on the pyarrow release
+        import pyarrow.compute as module
+    return module

@@ -8,7 +8,6 @@ every problem at once, each with its location.
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -124,6 +123,8 @@ def _check_value(value: Any, kind: Any, optional: bool, meta: dict) -> str | Non
 
 def parse_override_value(raw: str) -> Any:
     """A ``--set`` value: a TOML literal when it parses as one (3, 0.1, true), else the string."""
+    import tomllib  # here, not at the top: the data stage processes never parse TOML
+
     try:
         return tomllib.loads(f"value = {raw}")["value"]
     except tomllib.TOMLDecodeError:
@@ -522,6 +523,8 @@ def load_pipeline_file(
     path: Path, overrides: list[str] | tuple[str, ...] = (), *, name: str | None = None
 ) -> PipelineConfig:
     """Read a pipeline TOML file; the pipeline is named ``name`` (default: the file's stem)."""
+    import tomllib
+
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as error:

@@ -162,17 +162,21 @@ def _map_chunks(function: Any, array: pa.Array, threads: int) -> pa.Array:
 
 def _normalize_latin1(array: pa.Array, params: NormalizeParams) -> pa.Array:
     """Arrow kernels, exact for rows whose characters are all Latin-1 (checked in the tests)."""
-    import pyarrow.compute as pc
+    from textpipe.arrays import compute, compute_options
+
+    def replace(array: pa.Array, pattern: str, replacement: str) -> pa.Array:
+        options = compute_options("ReplaceSubstringOptions", pattern, replacement)
+        return compute("replace_substring_regex", array, options=options)
 
     if params.strip_html:
-        array = pc.replace_substring_regex(array, HTML_TAG_PATTERN, " ")
+        array = replace(array, HTML_TAG_PATTERN, " ")
     if params.lowercase:
-        array = pc.utf8_lower(array)
+        array = compute("utf8_lower", array)
     if params.strip_punctuation:
-        array = pc.replace_substring_regex(array, _RE2_PUNCTUATION, "")
+        array = replace(array, _RE2_PUNCTUATION, "")
     if params.collapse_whitespace:
-        array = pc.replace_substring_regex(array, _RE2_WHITESPACE_TO_COLLAPSE, " ")
-        array = pc.utf8_trim(array, " ")
+        array = replace(array, _RE2_WHITESPACE_TO_COLLAPSE, " ")
+        array = compute("utf8_trim", array, options=compute_options("TrimOptions", " "))
     return array
 
 
@@ -199,7 +203,9 @@ def normalize_parts(
     text that a caller writing the parts one after the other does not need)."""
     import pyarrow as pa
 
-    texts = texts.cast(pa.string()) if texts.type != pa.string() else texts
+    from textpipe.arrays import cast
+
+    texts = cast(texts, pa.string()) if texts.type != pa.string() else texts
     if isinstance(texts, pa.ChunkedArray):
         texts = texts.combine_chunks()
     normalizer = _cached_normalizer(params)
@@ -220,25 +226,27 @@ def _normalize_piece(
     from the definition, spliced in between slices of the kernels' result (no copy)."""
     import numpy as np
     import pyarrow as pa
-    import pyarrow.compute as pc
 
-    from textpipe.arrays import numpy_array, string_array, to_numpy
+    from textpipe.arrays import compute, compute_options, numpy_array, string_array, to_numpy
 
     result = _normalize_latin1(texts, params)
-    non_ascii = pc.invert(pc.string_is_ascii(texts))
-    if not pc.any(non_ascii).as_py():
+    non_ascii = compute("invert", compute("string_is_ascii", texts))
+    if not compute("any", non_ascii).as_py():
         return result
     # Only the non-ASCII rows (a few percent) need the check for characters beyond Latin-1.
     candidates = np.flatnonzero(to_numpy(non_ascii))
     beyond = to_numpy(
-        pc.match_substring_regex(texts.take(numpy_array(candidates)), _RE2_BEYOND_LATIN1)
+        compute(
+            "match_substring_regex",
+            compute("take", texts, numpy_array(candidates)),
+            options=compute_options("MatchSubstringOptions", _RE2_BEYOND_LATIN1),
+        )
     )
     rows = candidates[beyond]
     if not len(rows):
         return result
-    exact = string_array(
-        [normalizer.normalize_str(text) for text in texts.take(numpy_array(rows)).to_pylist()]
-    )
+    beyond_latin1 = compute("take", texts, numpy_array(rows)).to_pylist()
+    exact = string_array([normalizer.normalize_str(text) for text in beyond_latin1])
     if len(rows) > max(MAX_SPLICED_ROWS, len(texts) // 256):
         # Many rows (a corpus in another script): one copy, rather than two chunks a row that
         # every writer downstream would pay for row by row.
@@ -277,7 +285,8 @@ def split_tokens(
     at the end (or start) that truncation then drops, so long texts cost no more than short ones.
     """
     import pyarrow as pa
-    import pyarrow.compute as pc
+
+    from textpipe.arrays import compute, to_numpy
 
     if isinstance(normalized, pa.ChunkedArray):
         normalized = normalized.combine_chunks()
@@ -287,10 +296,8 @@ def split_tokens(
         return split_pieces(chunk, params, max_tokens=max_tokens, from_end=from_end)
 
     tokens = _map_chunks(split, normalized, threads)
-    from textpipe.arrays import to_numpy
-
-    flat = tokens.flatten()
-    empty = to_numpy(pc.binary_length(flat)) == 0
+    flat = compute("list_flatten", tokens)
+    empty = to_numpy(compute("binary_length", flat)) == 0
     if empty.any():
         tokens = _drop_flat(tokens, empty)
     return tokens
@@ -306,13 +313,17 @@ def split_pieces(
     """``split_tokens`` on the calling thread, empty pieces kept: the tokens and, where a text
     is empty (or, without collapsed whitespace, starts or ends with whitespace), an empty
     piece that is no token."""
-    import pyarrow.compute as pc
+    from textpipe.arrays import compute, compute_options
 
     if params.collapse_whitespace:
         # Single spaces only, no leading or trailing ones: only an empty text makes an empty
         # piece.
-        return pc.split_pattern(normalized, " ", max_splits=max_tokens, reverse=from_end)
-    return pc.split_pattern_regex(normalized, _re2_whitespace_all())
+        options = compute_options(
+            "SplitPatternOptions", " ", max_splits=max_tokens, reverse=from_end
+        )
+        return compute("split_pattern", normalized, options=options)
+    options = compute_options("SplitPatternOptions", _re2_whitespace_all())
+    return compute("split_pattern_regex", normalized, options=options)
 
 
 @lru_cache(maxsize=1)
@@ -325,11 +336,11 @@ def _drop_flat(lists: pa.ListArray, drop: np.ndarray) -> pa.ListArray:
     import numpy as np
     import pyarrow as pa
 
-    from textpipe.arrays import bool_array, numpy_array, to_numpy
+    from textpipe.arrays import bool_array, compute, numpy_array, to_numpy
 
     offsets = to_numpy(lists.offsets)
     offsets = offsets - offsets[0]
     cumulative = np.concatenate([[0], np.cumsum(drop, dtype=np.int64)])
     new_offsets = (offsets - cumulative[offsets]).astype(np.int32)
-    values = lists.flatten().filter(bool_array(~drop))
+    values = compute("filter", compute("list_flatten", lists), bool_array(~drop))
     return pa.ListArray.from_arrays(numpy_array(new_offsets), values)

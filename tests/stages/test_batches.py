@@ -188,3 +188,106 @@ def test_fit_reads_each_epoch_in_the_order_of_that_epoch() -> None:
     for epoch, start in enumerate(marks):
         end = marks[epoch + 1] if epoch + 1 < len(marks) else len(reads)
         assert {read_epoch for read_epoch, _ in reads[start:end]} <= {epoch}
+
+
+def test_shape_runs_cover_the_plan_in_order_with_one_shape_each() -> None:
+    from textpipe.stages.batches import shape_runs
+
+    rows = padded_rows(203)
+    for lengths in (None, rows.lengths):
+        plan = plan_batches(
+            203, length=LENGTH, batch_size=16, lengths=lengths, shuffle=True, seed=2
+        )
+        runs = shape_runs(plan, 4)
+        assert [index for first, stop in runs for index in range(first, stop)] == list(
+            range(len(plan.batches))
+        )
+        for first, stop in runs:
+            assert 1 <= stop - first <= 4
+            assert len({(len(plan.batches[i]), plan.widths[i]) for i in range(first, stop)}) == 1
+        if lengths is None:  # 12 full batches in runs of 4 at most, and the short one alone
+            assert len(runs) in (4, 5)
+
+
+@pytest.mark.parametrize("bucketed", [False, True])
+def test_fit_input_gives_the_batches_of_the_dataset_in_its_order(bucketed: bool) -> None:
+    """On TensorFlow, the tf.data pipeline of runs yields exactly the PyDataset's batches (a
+    short batch and sample weights included), and a new epoch's order after set_epoch."""
+    import keras
+
+    from textpipe.stages.batches import fit_input
+
+    rows = padded_rows(203)
+    batches = sequence_batches(
+        rows.ids,
+        targets=(np.arange(203) % 2).astype(np.float32).reshape(-1, 1),
+        sample_weights=np.linspace(0.5, 1.5, 203).astype(np.float32),
+        lengths=rows.lengths if bucketed else None,
+        batch_size=16,
+        shuffle=True,
+        seed=3,
+    )
+    pipeline = fit_input(batches)
+    if keras.backend.backend() != "tensorflow":
+        assert pipeline is batches
+        return
+    assert int(pipeline.cardinality()) == len(batches) == 13
+    for epoch in (0, 1):
+        batches.set_epoch(epoch)
+        expected = [batches[index] for index in range(len(batches))]
+        seen = [tuple(part.numpy() for part in batch) for batch in pipeline]
+        assert len(seen) == len(expected)
+        for got, want in zip(seen, expected, strict=True):
+            assert len(got) == len(want) == 3
+            for got_part, want_part in zip(got, want, strict=True):
+                np.testing.assert_array_equal(got_part, want_part)
+    assert pipeline.element_spec[0].shape.as_list() == [None, None if bucketed else LENGTH]
+
+
+def test_fit_on_fit_input_reads_each_epoch_in_the_order_of_that_epoch() -> None:
+    """As the test above for the PyDataset: with fit_input's pipeline (and its prefetching), no
+    run of an epoch is read before that epoch's order is set."""
+    import keras
+
+    from textpipe.stages.batches import fit_input
+
+    rows = padded_rows(96)
+    batches = sequence_batches(
+        rows.ids,
+        targets=(np.arange(96) % 2).astype(np.float32).reshape(-1, 1),
+        batch_size=16,
+        shuffle=True,
+        seed=5,
+    )
+    reads: list[int] = []
+    marks: list[int] = []
+
+    class Recording(type(batches)):
+        def _read(self, rows, width):
+            reads.append(self.epoch)
+            return super()._read(rows, width)
+
+    batches.__class__ = Recording
+
+    class Mark(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            marks.append(len(reads))
+
+    model = build_model(
+        "bag", vocab_size=50, length=LENGTH, num_classes=2, embedding_dim=4, units=4
+    )
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    pipeline = fit_input(batches)
+    marks_before_fit = len(reads)
+    model.fit(
+        pipeline,
+        epochs=3,
+        shuffle=False,
+        verbose=0,
+        callbacks=[epoch_order_callback(batches), Mark()],
+    )
+    assert len(marks) == 3
+    for epoch, start in enumerate(marks):
+        end = marks[epoch + 1] if epoch + 1 < len(marks) else len(reads)
+        assert start >= marks_before_fit
+        assert set(reads[start:end]) == {epoch}

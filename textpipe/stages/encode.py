@@ -202,7 +202,8 @@ def encode_texts(
         params: length, padding and truncation.
     """
     import numpy as np
-    import pyarrow.compute as pc
+
+    from textpipe.arrays import compute, compute_options, numpy_array, scalar, to_numpy
 
     tokens = split_tokens(
         texts,
@@ -211,13 +212,16 @@ def encode_texts(
         max_tokens=params.length if normalize_params.collapse_whitespace else None,
         from_end=params.truncation == "pre",
     )
-    from textpipe.arrays import numpy_array, scalar, to_numpy
-
     offsets = to_numpy(tokens.offsets).astype(np.int64)
     offsets -= offsets[0]
-    flat = tokens.values.slice(0, int(offsets[-1])) if tokens.offset == 0 else tokens.flatten()
-    found = pc.index_in(flat, value_set=vocabulary)
-    ids = to_numpy(pc.fill_null(found, scalar(OOV_ID, np.int32)))
+    flat = (
+        tokens.values.slice(0, int(offsets[-1]))
+        if tokens.offset == 0
+        else compute("list_flatten", tokens)
+    )
+    found = compute("index_in", flat, options=compute_options("SetLookupOptions", vocabulary))
+    # pyarrow.compute.fill_null is coalesce with a scalar of the array's type (int32)
+    ids = to_numpy(compute("coalesce", found, scalar(OOV_ID, np.int32)))
     padded = pad_ids(
         ids, offsets, length=params.length, padding=params.padding, truncation=params.truncation
     )
@@ -226,8 +230,11 @@ def encode_texts(
     if len(long_rows):
         # a long row's last piece (first, from the end) is its unsplit rest: count its tokens
         rest = offsets[long_rows + 1] - 1 if params.truncation == "post" else offsets[long_rows]
-        remainders = flat.take(numpy_array(rest))
-        counts[long_rows] = params.length + to_numpy(pc.count_substring(remainders, " ")) + 1
+        remainders = compute("take", flat, numpy_array(rest))
+        spaces = compute(
+            "count_substring", remainders, options=compute_options("MatchSubstringOptions", " ")
+        )
+        counts[long_rows] = params.length + to_numpy(spaces) + 1
     return padded, counts
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from textpipe.arrays import to_numpy
+from textpipe.arrays import compute, to_numpy
 from textpipe.artifacts import Artifact, Outcome, Store
 from textpipe.config import NormalizeParams
 from textpipe.progress import Progress, or_silent
@@ -55,8 +55,6 @@ def normalize(
     Returns:
         The cache outcome; stats hold per split the rows and texts left empty.
     """
-    import pyarrow.compute as pc
-
     progress = or_silent(progress)
 
     def build(directory: Path) -> dict[str, Any]:
@@ -76,7 +74,7 @@ def normalize(
                             end = start + len(normalized)
                             writer.write(normalized, labels[start:end])
                             start = end
-                            lengths = to_numpy(pc.utf8_length(normalized))
+                            lengths = to_numpy(compute("utf8_length", normalized))
                             rows += len(lengths)
                             empty += int((lengths == 0).sum())
                             characters += int(lengths.sum())

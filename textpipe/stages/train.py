@@ -407,7 +407,7 @@ def _fit(
 
     from textpipe.models import build_model, load_model, select_model_options
     from textpipe.models.adapt import adaptable_layers
-    from textpipe.stages.batches import epoch_order_callback, sequence_batches
+    from textpipe.stages.batches import epoch_order_callback, fit_input, sequence_batches
 
     keras = load_keras()
     backend = keras.backend.backend()
@@ -526,10 +526,10 @@ def _fit(
     start = time.perf_counter()
     if initial_epoch < params.epochs:
         model.fit(
-            batches,
+            fit_input(batches),
             epochs=params.epochs,
             initial_epoch=initial_epoch,
-            validation_data=validation,
+            validation_data=None if validation is None else fit_input(validation),
             # the batches shuffle themselves, seeded (Keras would shuffle their order unseeded)
             shuffle=False,
             callbacks=callbacks,

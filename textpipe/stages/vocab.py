@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from textpipe.arrays import to_numpy
+from textpipe.arrays import compute, compute_options, to_numpy
 from textpipe.artifacts import Artifact, Outcome, Store
 from textpipe.config import NormalizeParams, VocabParams
 from textpipe.errors import InputError
@@ -38,7 +38,7 @@ COUNTS_FILE = "counts.tsv"
 def _partial_counts(tokens: pa.ListArray, *, threads: int | None = None) -> pa.Table:
     """Distinct tokens and counts of some texts' tokens, counted on threads (a token may
     repeat)."""
-    flat = tokens.flatten()
+    flat = compute("list_flatten", tokens)
     threads = threads or default_threads()
     size = max(1, -(-len(flat) // threads))
     parts = [flat.slice(start, size) for start in range(0, len(flat), size)]
@@ -46,9 +46,7 @@ def _partial_counts(tokens: pa.ListArray, *, threads: int | None = None) -> pa.T
 
 
 def _value_counts(values: pa.Array) -> pa.StructArray:
-    import pyarrow.compute as pc
-
-    return pc.value_counts(values)
+    return compute("value_counts", values)
 
 
 def _counted_parts(parts: list[Any], count: Callable[[Any], pa.StructArray]) -> pa.Table:
@@ -78,7 +76,9 @@ def _text_counts(
     threads = threads or default_threads()
     size = max(1, -(-len(texts) // threads))
     parts = [texts.slice(start, size) for start in range(0, len(texts), size)]
-    return _counted_parts(parts, lambda part: _value_counts(split_pieces(part, params).flatten()))
+    return _counted_parts(
+        parts, lambda part: _value_counts(compute("list_flatten", split_pieces(part, params)))
+    )
 
 
 def _merge_counts(tables: list[pa.Table]) -> pa.Table:
@@ -89,12 +89,11 @@ def _merge_counts(tables: list[pa.Table]) -> pa.Table:
     """
     import numpy as np
     import pyarrow as pa
-    import pyarrow.compute as pc
 
-    from textpipe.arrays import numpy_array, to_numpy
+    from textpipe.arrays import numpy_array
 
     table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
-    encoded = pc.dictionary_encode(table.column("token").combine_chunks())
+    encoded = compute("dictionary_encode", table.column("token").combine_chunks())
     counts = to_numpy(table.column("count").combine_chunks()).astype(np.float64)
     sums = np.bincount(to_numpy(encoded.indices), weights=counts, minlength=len(encoded.dictionary))
     return pa.table({"token": encoded.dictionary, "count": numpy_array(sums.astype(np.int64))})
@@ -102,13 +101,15 @@ def _merge_counts(tables: list[pa.Table]) -> pa.Table:
 
 def _rank(table: pa.Table) -> pa.Table:
     """Drop the special tokens and the empty piece; most frequent first, ties by code points."""
-    import pyarrow.compute as pc
-
     from textpipe.arrays import string_array
 
     dropped = string_array(["", *SPECIAL_TOKENS])
-    table = table.filter(pc.invert(pc.is_in(table.column("token"), value_set=dropped)))
-    return table.take(pc.sort_indices(table, [("count", "descending"), ("token", "ascending")]))
+    special = compute(
+        "is_in", table.column("token"), options=compute_options("SetLookupOptions", dropped)
+    )
+    table = compute("filter", table, compute("invert", special))
+    order = compute_options("SortOptions", [("count", "descending"), ("token", "ascending")])
+    return compute("take", table, compute("sort_indices", table, options=order))
 
 
 def count_tokens(tokens: pa.ListArray, *, threads: int | None = None) -> pa.Table:
@@ -159,15 +160,13 @@ def build_vocab(
         The cache outcome; stats hold the vocabulary size, distinct tokens seen and the share
         of training tokens the vocabulary covers.
     """
-    import pyarrow.compute as pc
-
     progress = or_silent(progress)
     normalize_params = NormalizeParams(**normalized.params)
 
     def build(directory: Path) -> dict[str, Any]:
         with progress.task("vocab: counting training tokens", total=None):
             counts = count_split(normalized, "train", normalize_params, threads=threads)
-        total = int(pc.sum(counts.column("count")).as_py() or 0)
+        total = int(compute("sum", counts.column("count")).as_py() or 0)
         if total == 0:
             raise InputError(
                 f"{normalized.path}: the train split has no tokens after normalization."
@@ -184,7 +183,7 @@ def build_vocab(
                 zip(words, kept.column("count").to_pylist(), strict=True)
             ):
                 stream.write(f"{index + len(SPECIAL_TOKENS)}\t{token}\t{count}\n")
-        covered = int(pc.sum(kept.column("count")).as_py() or 0)
+        covered = int(compute("sum", kept.column("count")).as_py() or 0)
         return {
             "vocab_size": len(vocabulary),
             "tokens_kept": len(words),
