@@ -67,10 +67,12 @@ SPLIT_ALIASES = {
     "test": "test",
 }
 MIRROR_VARIABLE = "TEXTPIPE_MIRROR"
-# The bytes of csv pyarrow reads at a time: about a chunk of text (see tables.chunk_bytes),
+# The bytes of csv pyarrow reads at a time: its streaming reader reads up to 32 blocks ahead
+# on a thread of its own, so a block is a 32nd of a chunk of text (see tables.chunk_bytes),
 # within these bounds.
-MIN_BLOCK_BYTES = 1 << 16
-MAX_BLOCK_BYTES = 1 << 26
+MIN_BLOCK_BYTES = 1 << 20
+MAX_BLOCK_BYTES = 1 << 24
+READ_AHEAD_BLOCKS = 32
 
 
 @dataclass(frozen=True)
@@ -810,10 +812,8 @@ def _read_text_file(
     if builder == "csv":
         columns = csv_columns(path, delimiter)
         kinds = {name: ColumnKinds() for name in columns}
-        # a block of about a chunk of text; pyarrow holds a few blocks and their columns
-        batches: Iterator[Any] = csv_batches(
-            path, delimiter, columns, max(MIN_BLOCK_BYTES, min(chunk_bytes(), MAX_BLOCK_BYTES))
-        )
+        block = min(chunk_bytes() // READ_AHEAD_BLOCKS, MAX_BLOCK_BYTES)
+        batches: Iterator[Any] = csv_batches(path, delimiter, columns, max(MIN_BLOCK_BYTES, block))
         first = None
         schema = None
     else:
