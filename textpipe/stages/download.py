@@ -2,6 +2,10 @@
 
 Output: ``{split}.arrow`` (columns ``text``: string, ``label``: int64) for train, validation and
 test where present, and in the manifest the label names and per-split class counts.
+
+Parquet, csv, tsv and JSON Lines files are read in batches, in bounded memory, with the bytes and
+the errors that loading them through ``datasets`` gave; hub datasets, dataset folders and the
+files the batch readers cannot read exactly as ``datasets`` does load through it, whole.
 """
 
 from __future__ import annotations
