@@ -811,21 +811,36 @@ def test_set_errors_name_the_override(tmp_path: Path, sentiment_csv: Path) -> No
     assert config.train.early_stopping == 2
 
 
+@pytest.mark.parametrize("route", ["datasets", "streamed"])
 def test_a_source_edited_while_it_is_read_is_not_cached(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reviews_csv: Path
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reviews_csv: Path, route: str
 ) -> None:
     import textpipe.stages.download as download_stage
+    import textpipe.stages.text_sources as text_sources
     from textpipe.config import DownloadParams
 
-    load = download_stage._load
-
-    def load_then_edit(*args, **kwargs):
-        loaded = load(*args, **kwargs)
+    def edit() -> None:
         with reviews_csv.open("a", encoding="utf-8") as stream:
             stream.write("An edit made meanwhile,pos\n")
-        return loaded
 
-    monkeypatch.setattr(download_stage, "_load", load_then_edit)
+    if route == "datasets":
+        load = download_stage._load
+
+        def load_then_edit(*args, **kwargs):
+            loaded = load(*args, **kwargs)
+            edit()
+            return loaded
+
+        monkeypatch.setattr(download_stage, "_text_sources", lambda resolved: None)
+        monkeypatch.setattr(download_stage, "_load", load_then_edit)
+    else:
+        batches = text_sources.csv_batches
+
+        def batches_then_edit(*args, **kwargs):
+            yield from batches(*args, **kwargs)
+            edit()
+
+        monkeypatch.setattr(text_sources, "csv_batches", batches_then_edit)
     with pytest.raises(InputError, match="changed while it was being read"):
         download_stage.download(params=DownloadParams(source=str(reviews_csv)), store=Store())
     assert not list((Path(os.environ["TEXTPIPE_HOME"]) / "download").glob("*"))

@@ -2,17 +2,23 @@
 
 Output: ``{split}.arrow`` (columns ``text``: string, ``label``: int64) for train, validation and
 test where present, and in the manifest the label names and per-split class counts.
+
+Parquet, csv, tsv and JSON Lines files are read in batches, in bounded memory, with the bytes and
+the errors that loading them through ``datasets`` gave; hub datasets, dataset folders and the
+files the batch readers cannot read exactly as ``datasets`` does load through it, whole.
 """
 
 from __future__ import annotations
 
 import collections
 import contextlib
+import dataclasses
 import hashlib
+import itertools
 import os
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
@@ -65,6 +71,12 @@ SPLIT_ALIASES = {
     "test": "test",
 }
 MIRROR_VARIABLE = "TEXTPIPE_MIRROR"
+# The bytes of csv pyarrow reads at a time: its streaming reader reads up to 32 blocks ahead
+# on a thread of its own, so a block is a 32nd of a chunk of text (see tables.chunk_bytes),
+# within these bounds.
+MIN_BLOCK_BYTES = 1 << 20
+MAX_BLOCK_BYTES = 1 << 24
+READ_AHEAD_BLOCKS = 32
 
 
 @dataclass(frozen=True)
@@ -103,15 +115,26 @@ def _folder_fingerprint(folder: Path) -> str:
     return "sha256:" + digest.hexdigest()
 
 
+@lru_cache(maxsize=256)
+def _utf8_fault(path: Path, size: int, modified_ns: int) -> tuple[int, int] | None:
+    """check_utf8, remembered per process while the file's size and mtime stay the same (a
+    download checks its source when it is keyed and again once it is read)."""
+    from textpipe.stages.text_sources import check_utf8
+
+    del size, modified_ns
+    return check_utf8(path)
+
+
 def _check_utf8(path: Path) -> None:
     """Raise InputError naming the file and byte offset when a text file is not valid UTF-8."""
-    try:
-        path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as error:
+    status = path.stat()
+    fault = _utf8_fault(path.resolve(), status.st_size, status.st_mtime_ns)
+    if fault is not None:
+        offset, value = fault
         raise InputError(
-            f"{path}: not valid UTF-8 at byte offset {error.start} "
-            f"(byte 0x{error.object[error.start]:02x}). Convert the file to UTF-8."
-        ) from None
+            f"{path}: not valid UTF-8 at byte offset {offset} "
+            f"(byte 0x{value:02x}). Convert the file to UTF-8."
+        )
 
 
 def _local_file(path_text: str, role: str) -> Path:
@@ -731,6 +754,259 @@ def _stream_parquet(
     return splits, label_names, {"text": text_column, "label": label_column}
 
 
+def _text_sources(resolved: ResolvedSource) -> tuple[dict[str, Path], str, str] | None:
+    """The files, reader ("csv" or "json") and delimiter of a source made of csv, tsv or JSON
+    files, read in batches; None for others. As ``datasets`` does, every file is read as the
+    train file's format says."""
+    if resolved.kind != "files" or resolved.data_files is None:
+        return None
+    files = {split: Path(path) for split, path in resolved.data_files.items()}
+    suffix = files["train"].suffix.lower()
+    builder = FILE_FORMATS[suffix]
+    if builder not in ("csv", "json") or any(
+        FILE_FORMATS[path.suffix.lower()] != builder for path in files.values()
+    ):
+        return None
+    return files, builder, "\t" if suffix == ".tsv" else ","
+
+
+@dataclass
+class _SplitRead:
+    """What the read of one source file found: its columns, rows, rows without text, labels
+    (as ``datasets`` would type them) and, where text and label columns were found, a split
+    table of its text with placeholder labels."""
+
+    columns: list[str]
+    rows: int = 0
+    text_nulls: int = 0
+    labels: Any = None
+    table: Path | None = None
+    types: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+def _read_text_file(
+    path: Path,
+    builder: str,
+    delimiter: str,
+    pick: Callable[[list[str]], tuple[str, str] | None],
+    table: Path,
+) -> _SplitRead:
+    """Read a csv or JSON Lines file in batches; the text column of the text and label columns
+    ``pick`` chooses among the file's goes to a split table at ``table`` as it is read, and the
+    labels are kept.
+
+    Raises:
+        Unstreamable: the file must be read through ``datasets`` to give its bytes.
+    """
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from textpipe.stages.tables import TableWriter, chunk_bytes
+    from textpipe.stages.text_sources import (
+        ColumnKinds,
+        Unstreamable,
+        csv_batches,
+        csv_columns,
+        json_batches,
+    )
+    from textpipe.textops import default_threads
+
+    kinds: dict[str, ColumnKinds] = {}
+    if builder == "csv":
+        columns = csv_columns(path, delimiter)
+        kinds = {name: ColumnKinds() for name in columns}
+        block = min(chunk_bytes() // READ_AHEAD_BLOCKS, MAX_BLOCK_BYTES)
+        batches: Iterator[Any] = csv_batches(path, delimiter, columns, max(MIN_BLOCK_BYTES, block))
+        first = None
+        schema = None
+    else:
+        batches = json_batches(path, threads=default_threads())
+        first = next(batches, None)
+        columns = list(first.schema.names) if first is not None else []
+        schema = first.schema if first is not None else None
+    read = _SplitRead(columns)
+    wanted = pick(columns)
+    labels: list[Any] = []
+    with contextlib.ExitStack() as stack:
+        writer = None
+        if wanted is not None:
+            writer = stack.enter_context(TableWriter(table))
+            read.table = table
+        pending = [first] if first is not None else []
+        for batch in itertools.chain(pending, batches):
+            for name, counts in kinds.items():
+                counts.add(batch.column(name), read.rows)
+            read.rows += batch.num_rows
+            if writer is None:
+                continue
+            text = batch.column(wanted[0])
+            read.text_nulls += text.null_count
+            if text.type != pa.string():
+                text = pc.cast(text, pa.string())
+            if text.null_count:
+                text = text.fill_null("")
+            writer.write(text, np.zeros(len(text), np.int64))
+            column = batch.column(wanted[1])
+            labels.extend(column.chunks if isinstance(column, pa.ChunkedArray) else [column])
+    if read.rows == 0:
+        raise Unstreamable("no rows")  # `datasets` has its own ways with an empty file
+    for name, counts in kinds.items():
+        # the one type pandas gives the column in every chunk (datasets casts the other
+        # chunks, and the test file, to the first chunk's types)
+        if counts.all_text():
+            read.types[name] = "text"
+        elif counts.all_integers(allow_missing=wanted is not None and name == wanted[1]):
+            read.types[name] = "integer"  # (float with missing labels: refused all the same)
+        elif counts.all_missing() and (wanted is None or name != wanted[0]):
+            read.types[name] = "missing"
+        else:
+            raise Unstreamable(f"column {name!r} is not read as one type by pandas")
+    if wanted is not None:
+        if builder == "csv" and read.types[wanted[0]] != "text":
+            raise Unstreamable(f"column {wanted[0]!r} is not read as text by pandas")
+        read.labels = pa.chunked_array(labels, labels[0].type)
+        if builder == "csv" and read.types[wanted[1]] == "integer":
+            read.labels = pc.cast(read.labels, pa.int64())
+    if schema is not None:
+        read.types = {field.name: str(field.type) for field in schema}
+    return read
+
+
+def _stream_text_files(
+    files: dict[str, Path],
+    builder: str,
+    delimiter: str,
+    params: DownloadParams,
+    directory: Path,
+    resolved: ResolvedSource,
+) -> tuple[dict[str, Any], list[str], dict[str, str]]:
+    """The download of csv, tsv or JSON Lines files in bounded memory (see _write_text_splits).
+
+    Raises:
+        Unstreamable: a file must be read through ``datasets``; nothing is left behind.
+    """
+    from textpipe.stages.text_sources import Unstreamable
+
+    try:
+        return _write_text_splits(files, builder, delimiter, params, directory, resolved)
+    except Unstreamable:
+        for name in files:
+            (directory / f".{name}.rows{TABLE_SUFFIX}").unlink(missing_ok=True)
+        raise
+
+
+def _write_text_splits(
+    files: dict[str, Path],
+    builder: str,
+    delimiter: str,
+    params: DownloadParams,
+    directory: Path,
+    resolved: ResolvedSource,
+) -> tuple[dict[str, Any], list[str], dict[str, str]]:
+    """The download of csv, tsv or JSON Lines files in bounded memory: each file read once in
+    batches, its text written as it comes and its labels kept; then the checks of ``_prepare``,
+    in its order, and the labels and samples written. Same bytes, same errors.
+
+    Raises:
+        Unstreamable: a file must be read through ``datasets``.
+    """
+    import numpy as np
+    import pyarrow as pa
+
+    from textpipe.arrays import numpy_array
+    from textpipe.stages.tables import TableWriter, iter_table_chunks, patch_labels
+    from textpipe.stages.text_sources import Unstreamable
+
+    reads: dict[str, _SplitRead] = {}
+    wanted: tuple[str, str] | None = None
+
+    def pick(columns: list[str]) -> tuple[str, str] | None:
+        nonlocal wanted
+        if not reads:  # the train split's; an error is raised below, in _prepare's order
+            with contextlib.suppress(InputError):
+                wanted = _pick_columns(columns, params)
+            return wanted
+        if wanted is None or not all(name in columns for name in wanted):
+            return None
+        return wanted
+
+    for name, path in files.items():
+        reads[name] = _read_text_file(
+            path, builder, delimiter, pick, directory / f".{name}.rows{TABLE_SUFFIX}"
+        )
+    train_types = reads["train"].types
+    if any(read.types != train_types for read in reads.values()):
+        # `datasets` casts the test split to the train split's columns and types, or fails
+        raise Unstreamable("the files' columns or types differ")
+    if resolve_source(params) != resolved:
+        raise _changed_while_read(params)
+    text_column, label_column = _pick_columns(reads["train"].columns, params)
+    for name, read in reads.items():
+        _check_columns(name, read.columns, (text_column, label_column))
+        if read.rows == 0:
+            raise InputError(f"The {name} split of {params.source!r} is empty.")
+        if read.text_nulls:
+            raise InputError(
+                f"{read.text_nulls} rows of the {name} split have no text (column {text_column!r})."
+            )
+    label_tables = _clean_labels(
+        {name: pa.table({"label": read.labels}) for name, read in reads.items()}, label_column
+    )
+    label_names, mapping = _label_mapping(label_tables, None)
+    ids = {
+        name: _label_ids(table.column("label"), mapping, label_names, name, label_column)
+        for name, table in label_tables.items()
+    }
+    train_classes = np.unique(ids["train"])
+    if len(train_classes) < 2:
+        raise InputError(
+            f"The train split has a single class ({label_names[train_classes[0]]!r}); "
+            "a classifier needs at least two."
+        )
+    selections, labels_out = _selections(ids, params)
+    _check_classes(labels_out, label_names)
+    for source, read in reads.items():
+        assert read.table is not None
+        outputs = {name: rows for name, (origin, rows) in selections.items() if origin == source}
+        if list(outputs) == [source] and outputs[source] is None:
+            final = directory / f"{source}{TABLE_SUFFIX}"
+            read.table.rename(final)
+            patch_labels(final, ids[source])
+            continue
+        with contextlib.ExitStack() as stack:
+            writers = {
+                name: stack.enter_context(
+                    TableWriter(
+                        directory / f"{name}{TABLE_SUFFIX}",
+                        rows=read.rows if rows is None else len(rows),
+                    )
+                )
+                for name, rows in outputs.items()
+            }
+            position = 0
+            for piece in iter_table_chunks(read.table):
+                text = piece.column("text")
+                end = position + len(text)
+                for name, rows in outputs.items():
+                    if rows is None:
+                        writers[name].write(text, ids[source][position:end])
+                        continue
+                    local = rows[np.searchsorted(rows, position) : np.searchsorted(rows, end)]
+                    if len(local):
+                        writers[name].write(
+                            text.take(numpy_array(local - position)), ids[source][local]
+                        )
+                position = end
+                del text, piece
+        read.table.unlink()
+    splits = {}
+    for name in selections:
+        counts = np.bincount(labels_out[name], minlength=len(label_names))
+        splits[name] = {"rows": len(labels_out[name]), "class_counts": counts.tolist()}
+    return splits, label_names, {"text": text_column, "label": label_column}
+
+
 def source_key_parts(params: DownloadParams) -> KeyParts:
     """The keyed parameters (file names, not paths), the source's content fingerprint as an
     input, and the resolved source for the build."""
@@ -816,6 +1092,18 @@ def download(
             if resolve_source(params) != resolved:
                 raise _changed_while_read(params)
             return _stats(splits, label_names, columns, resolved)
+        text_files = _text_sources(resolved)
+        if text_files is not None:
+            from textpipe.stages.text_sources import Unstreamable
+
+            try:
+                with progress.task(f"download: reading {params.source}", total=None):
+                    splits, label_names, columns = _stream_text_files(
+                        *text_files, params, directory, resolved
+                    )
+                return _stats(splits, label_names, columns, resolved)
+            except Unstreamable:
+                pass  # what only `datasets` reads as before: through it, below
         try:
             with progress.task(f"download: loading {params.source}", total=None):
                 dataset_dict = _load(resolved, params, hf_cache)

@@ -427,3 +427,39 @@ class TableWriter:
                 self._spill.close()
             self.scratch.unlink(missing_ok=True)
             self._stream.close()
+
+
+def patch_labels(path: Path, labels: np.ndarray) -> None:
+    """Write a split table's labels in place: the file then holds the bytes the table with
+    these labels gives (a table written with placeholder labels before they were known).
+
+    Raises:
+        RuntimeError: the file does not have one label per row.
+    """
+    import numpy as np
+    import pyarrow as pa
+
+    labels = np.ascontiguousarray(labels, dtype="<i8")
+    if table_rows(path) != len(labels):
+        raise RuntimeError(f"{path}: {len(labels)} labels for {table_rows(path)} rows")
+    positions = []
+    with open(path, "rb") as stream:
+        mapping = mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ)
+    try:
+        base = pa.py_buffer(mapping)
+        reader = pa.ipc.open_file(base)
+        start = 0
+        column = None
+        for index in range(reader.num_record_batches):
+            column = reader.get_batch(index).column("label")
+            if len(column):
+                positions.append((column.buffers()[1].address - base.address, start, len(column)))
+            start += len(column)
+        del reader, base, column
+    finally:
+        with contextlib.suppress(BufferError):
+            mapping.close()
+    with path.open("r+b") as stream:
+        for position, start, rows in positions:
+            stream.seek(position)
+            stream.write(memoryview(labels[start : start + rows]).cast("B"))
