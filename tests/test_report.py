@@ -95,3 +95,11 @@ def test_csv_and_json_hold_every_column_unformatted() -> None:
     assert list(records[0]) == list(COLUMNS)
     assert records[0]["params"] == "1234567" and records[1]["accuracy"] == ""
     assert json.loads(to_json(ROWS)) == [row.values for row in ROWS]
+
+
+def test_settings_show_a_learning_rate_decay_only_when_there_is_one() -> None:
+    from textpipe.report import _settings
+
+    constant = {"embedding_dim": 8, "units": 8, "learning_rate": 0.002, "batch_size": 32}
+    assert "decay" not in _settings(constant)
+    assert "lr decay 0.5/epoch" in _settings({**constant, "learning_rate_decay": 0.5})

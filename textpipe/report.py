@@ -58,6 +58,11 @@ def _settings(train_params: dict[str, Any]) -> str:
         f"emb {train_params.get('embedding_dim')}",
         f"units {train_params.get('units')}",
         f"lr {train_params.get('learning_rate')}",
+        *(
+            [f"lr decay {train_params['learning_rate_decay']}/epoch"]
+            if train_params.get("learning_rate_decay") not in (None, 1, 1.0)
+            else []
+        ),
         f"batch {train_params.get('batch_size')}",
     ]
     if train_params.get("dropout"):

@@ -365,14 +365,34 @@ def test_torch_cpu_runs_every_step_unless_an_lstm_returns_its_states(cell_type, 
     sequences, mask = _right_padded()
     _, sequence_layer = _pair(cell_type, return_sequences=True)
     _, state_layer = _pair(cell_type, return_state=True)
+    _, stateful_layer = _pair(cell_type, stateful=True)
     calls.clear()
 
     sequence_layer(sequences, mask=mask)
     state_layer(sequences, mask=mask)
+    stateful_layer(sequences, mask=mask)
 
     # oneDNN's fused LSTM kernel takes unpacked input only; the cell state at each row's
     # length needs packed sequences
-    assert calls == [False, cell_type == "lstm"]
+    assert calls == [False, cell_type == "lstm", cell_type == "lstm"]
+
+
+@pytest.mark.skipif(BACKEND != "torch", reason="torch's choice of kernel for stateful layers")
+@pytest.mark.parametrize("go_backwards", [False, True], ids=["forward", "backward"])
+@pytest.mark.parametrize("cell_type", ["lstm", "gru"])
+def test_torch_stateful_layers_carry_keras_states_between_calls(cell_type, go_backwards):
+    sequences, mask = _right_padded()
+    reference, fused = _pair(cell_type, stateful=True, go_backwards=go_backwards)
+    reference.reset_state()
+    fused.reset_state()
+
+    # from the second call on, each call starts from the states the last one left
+    for _ in range(3):
+        np.testing.assert_allclose(
+            _numpy(fused(sequences, mask=mask)),
+            _numpy(reference(sequences, mask=mask)),
+            atol=1e-5,
+        )
 
 
 @pytest.mark.parametrize("options", LAYER_OPTIONS, ids=_options_id)

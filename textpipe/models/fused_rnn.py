@@ -22,8 +22,8 @@ by each row's length, which is what the fused kernels take:
 - TensorFlow on a CPU: Keras's own masked loop (`backend.rnn`, which takes any mask), with
   every step's input product done before it in one matrix product (`hoisted_recurrence`):
   0.76-0.89x the time of Keras's loop, where the cells do that product at every step.
-- JAX on a CPU: Keras's own masked loop, which measured as fast as its unmasked one there, and
-  faster than both loops above.
+- JAX on a CPU: Keras's own masked loop, which measured within this machine's spread of its
+  unmasked one there (0.89-1.19x for an LSTM), and faster than both loops above.
 - TensorFlow on a GPU: Keras's own cuDNN path, which already takes right-padded masks.
 
 Any mask works: for the torch, cuDNN and scan kernels each row's real steps are moved to its
@@ -186,7 +186,7 @@ def torch_recurrence(
         training: Passed to the kernel (it keeps what the backward pass needs).
         packed: With `lengths`, run packed sequences (each row stops at its length), rather
             than every step of every row, with each row's results taken at its length. On a
-            CPU the second is ~10x faster for an LSTM: only unpacked input reaches oneDNN's
+            CPU the second is ~4x faster for an LSTM: only unpacked input reaches oneDNN's
             fused kernel, packed input takes ATen's per-step loop. Unpacked, an LSTM's final
             cell state is not known at each row's length: the `c` returned is the state after
             the last step of all, which is right only for full-length rows, so a layer that
