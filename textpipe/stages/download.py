@@ -18,7 +18,7 @@ import itertools
 import os
 import shutil
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
@@ -667,13 +667,9 @@ def _stream_parquet(
 ) -> tuple[dict[str, Any], list[str], dict[str, str]]:
     """The download of parquet files in bounded memory: labels first (one column), then the
     text in chunks straight into the split tables. Same checks, same bytes as ``_prepare``."""
-    import numpy as np
-    import pyarrow as pa
-    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    from textpipe.arrays import numpy_array
-    from textpipe.stages.tables import TableWriter, chunk_bytes
+    from textpipe.stages.tables import chunk_bytes
 
     opened = {name: pq.ParquetFile(path, pre_buffer=False) for name, path in files.items()}
     schema = opened["train"].schema_arrow
@@ -690,19 +686,9 @@ def _stream_parquet(
     class_names = _parquet_class_names(schema, label_column)
     if class_names is None:
         label_tables = _clean_labels(label_tables, label_column)
-    label_names, mapping = _label_mapping(label_tables, class_names)
-    ids: dict[str, np.ndarray] = {}
-    for name, table in label_tables.items():
-        ids[name] = _label_ids(table.column("label"), mapping, label_names, name, label_column)
-    train_classes = np.unique(ids["train"])
-    if len(train_classes) < 2:
-        raise InputError(
-            f"The train split has a single class ({label_names[train_classes[0]]!r}); "
-            "a classifier needs at least two."
-        )
-    selections, labels_out = _selections(ids, params)
-    _check_classes(labels_out, label_names)
-    splits: dict[str, Any] = {}
+    label_names, ids, selections, labels_out = _labelled_selections(
+        label_tables, class_names, params, label_column
+    )
     for source, parquet in opened.items():
         outputs = {name: rows for name, (origin, rows) in selections.items() if origin == source}
         metadata = parquet.metadata
@@ -716,42 +702,117 @@ def _stream_parquet(
         )
         per_row = max(1, stored // max(1, metadata.num_rows))
         batch_rows = max(1024, chunk_bytes() // per_row)
-        path = files[source]
-        with contextlib.ExitStack() as stack:
-            writers = {
-                name: stack.enter_context(
-                    TableWriter(
-                        directory / f"{name}{TABLE_SUFFIX}",
-                        rows=metadata.num_rows if rows is None else len(rows),
-                    )
-                )
-                for name, rows in outputs.items()
-            }
-            nulls = 0
-            position = 0
-            for text in _parquet_column(path, parquet, index, batch_rows):
-                nulls += text.null_count
-                if text.type != pa.string():
-                    text = pc.cast(text, pa.string())
-                end = position + len(text)
-                for name, rows in outputs.items():
-                    if rows is None:
-                        writers[name].write(text, ids[source][position:end])
-                        continue
-                    local = rows[np.searchsorted(rows, position) : np.searchsorted(rows, end)]
-                    if len(local):
-                        writers[name].write(
-                            text.take(numpy_array(local - position)), ids[source][local]
-                        )
-                position = end
-            if nulls:
-                raise InputError(
-                    f"{nulls} rows of the {source} split have no text (column {text_column!r})."
-                )
-    for name in selections:
-        counts = np.bincount(labels_out[name], minlength=len(label_names))
-        splits[name] = {"rows": len(labels_out[name]), "class_counts": counts.tolist()}
+        texts = _parquet_texts(files[source], parquet, index, batch_rows, source, text_column)
+        _write_selected(directory, outputs, texts, ids[source], metadata.num_rows)
+    splits = _split_stats(selections, labels_out, label_names)
     return splits, label_names, {"text": text_column, "label": label_column}
+
+
+def _parquet_texts(
+    path: Path, parquet: Any, index: int, batch_rows: int, split: str, text_column: str
+) -> Iterator[pa.Array]:
+    """A parquet split's text column as strings, in pieces of about `batch_rows` rows.
+
+    Raises:
+        InputError: after the last piece, if some rows had no text (inside the writers of
+            `_write_selected`, which then leave nothing behind).
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    nulls = 0
+    for text in _parquet_column(path, parquet, index, batch_rows):
+        nulls += text.null_count
+        yield text if text.type == pa.string() else pc.cast(text, pa.string())
+    if nulls:
+        raise InputError(
+            f"{nulls} rows of the {split} split have no text (column {text_column!r})."
+        )
+
+
+def _labelled_selections(
+    label_tables: dict[str, pa.Table],
+    class_names: list[str] | None,
+    params: DownloadParams,
+    label_column: str,
+) -> tuple[list[str], dict[str, np.ndarray], dict[str, Any], dict[str, np.ndarray]]:
+    """The label names, each source split's label ids, and the output splits' rows.
+
+    Returns:
+        `(label_names, ids, selections, labels_out)`, as `_label_mapping`, `_label_ids` and
+        `_selections` give them.
+
+    Raises:
+        InputError: a single class in train, or a split without some class (`_check_classes`).
+    """
+    import numpy as np
+
+    label_names, mapping = _label_mapping(label_tables, class_names)
+    ids = {
+        name: _label_ids(table.column("label"), mapping, label_names, name, label_column)
+        for name, table in label_tables.items()
+    }
+    train_classes = np.unique(ids["train"])
+    if len(train_classes) < 2:
+        raise InputError(
+            f"The train split has a single class ({label_names[train_classes[0]]!r}); "
+            "a classifier needs at least two."
+        )
+    selections, labels_out = _selections(ids, params)
+    _check_classes(labels_out, label_names)
+    return label_names, ids, selections, labels_out
+
+
+def _write_selected(
+    directory: Path,
+    outputs: dict[str, np.ndarray | None],
+    texts: Iterable[pa.Array],
+    source_ids: np.ndarray,
+    source_rows: int,
+) -> None:
+    """Writes one source split's text, read in order in pieces, to the output splits drawn
+    from it: every row (`None`) or the given sorted row numbers, with their label ids."""
+    import numpy as np
+
+    from textpipe.arrays import numpy_array
+    from textpipe.stages.tables import TableWriter
+
+    with contextlib.ExitStack() as stack:
+        writers = {
+            name: stack.enter_context(
+                TableWriter(
+                    directory / f"{name}{TABLE_SUFFIX}",
+                    rows=source_rows if rows is None else len(rows),
+                )
+            )
+            for name, rows in outputs.items()
+        }
+        position = 0
+        for text in texts:
+            end = position + len(text)
+            for name, rows in outputs.items():
+                if rows is None:
+                    writers[name].write(text, source_ids[position:end])
+                    continue
+                local = rows[np.searchsorted(rows, position) : np.searchsorted(rows, end)]
+                if len(local):
+                    writers[name].write(text.take(numpy_array(local - position)), source_ids[local])
+            position = end
+
+
+def _split_stats(
+    selections: dict[str, Any], labels_out: dict[str, np.ndarray], label_names: list[str]
+) -> dict[str, Any]:
+    """Each output split's row count and class counts."""
+    import numpy as np
+
+    return {
+        name: {
+            "rows": len(labels_out[name]),
+            "class_counts": np.bincount(labels_out[name], minlength=len(label_names)).tolist(),
+        }
+        for name in selections
+    }
 
 
 def _text_sources(resolved: ResolvedSource) -> tuple[dict[str, Path], str, str] | None:
@@ -911,11 +972,9 @@ def _write_text_splits(
     Raises:
         Unstreamable: a file must be read through ``datasets``.
     """
-    import numpy as np
     import pyarrow as pa
 
-    from textpipe.arrays import numpy_array
-    from textpipe.stages.tables import TableWriter, iter_table_chunks, patch_labels
+    from textpipe.stages.tables import iter_table_chunks, patch_labels
     from textpipe.stages.text_sources import Unstreamable
 
     reads: dict[str, _SplitRead] = {}
@@ -953,19 +1012,9 @@ def _write_text_splits(
     label_tables = _clean_labels(
         {name: pa.table({"label": read.labels}) for name, read in reads.items()}, label_column
     )
-    label_names, mapping = _label_mapping(label_tables, None)
-    ids = {
-        name: _label_ids(table.column("label"), mapping, label_names, name, label_column)
-        for name, table in label_tables.items()
-    }
-    train_classes = np.unique(ids["train"])
-    if len(train_classes) < 2:
-        raise InputError(
-            f"The train split has a single class ({label_names[train_classes[0]]!r}); "
-            "a classifier needs at least two."
-        )
-    selections, labels_out = _selections(ids, params)
-    _check_classes(labels_out, label_names)
+    label_names, ids, selections, labels_out = _labelled_selections(
+        label_tables, None, params, label_column
+    )
     for source, read in reads.items():
         assert read.table is not None
         outputs = {name: rows for name, (origin, rows) in selections.items() if origin == source}
@@ -974,36 +1023,10 @@ def _write_text_splits(
             read.table.rename(final)
             patch_labels(final, ids[source])
             continue
-        with contextlib.ExitStack() as stack:
-            writers = {
-                name: stack.enter_context(
-                    TableWriter(
-                        directory / f"{name}{TABLE_SUFFIX}",
-                        rows=read.rows if rows is None else len(rows),
-                    )
-                )
-                for name, rows in outputs.items()
-            }
-            position = 0
-            for piece in iter_table_chunks(read.table):
-                text = piece.column("text")
-                end = position + len(text)
-                for name, rows in outputs.items():
-                    if rows is None:
-                        writers[name].write(text, ids[source][position:end])
-                        continue
-                    local = rows[np.searchsorted(rows, position) : np.searchsorted(rows, end)]
-                    if len(local):
-                        writers[name].write(
-                            text.take(numpy_array(local - position)), ids[source][local]
-                        )
-                position = end
-                del text, piece
+        texts = (piece.column("text") for piece in iter_table_chunks(read.table))
+        _write_selected(directory, outputs, texts, ids[source], read.rows)
         read.table.unlink()
-    splits = {}
-    for name in selections:
-        counts = np.bincount(labels_out[name], minlength=len(label_names))
-        splits[name] = {"rows": len(labels_out[name]), "class_counts": counts.tolist()}
+    splits = _split_stats(selections, labels_out, label_names)
     return splits, label_names, {"text": text_column, "label": label_column}
 
 
