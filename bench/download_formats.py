@@ -1,9 +1,12 @@
-"""Benchmark: `textpipe download FILE --test FILE` on csv and JSON Lines files of IMDB reviews.
+"""Benchmark: `textpipe download` of csv and JSON Lines files, and of a dataset folder, of IMDB reviews.
 
 Builds, from the IMDB mirror, a train file of IMDB train repeated k times and a test file of
 IMDB test repeated k/10 times (``--size 500000``: 500,000 + 50,000 reviews, 670 MB of text),
 as csv (pyarrow's writer, quoted where needed) and as JSON Lines (``{"text": ..., "label":
-...}``), then times the download of each as a whole process under ``/usr/bin/time -v`` (wall
+...}``), and the same reviews as a dataset folder in the hub's layout (``folder``: the
+mirror's README, train and test in parquet files of 100,000 reviews, `plain_text/train-*`),
+then times `download FILE --test FILE` (or `download FOLDER`) as a whole process under
+``/usr/bin/time -v`` (wall
 time and peak RSS), for each checkout in turn (a byte-compiled copy of its package, a fresh
 store each run), ``--repeat`` times, and prints the best of each with the ratio to the first
 checkout. ``--lock FILE`` holds a lock (flock) around each run, not counted in its time. Every
@@ -11,7 +14,8 @@ run's artifact must have the key, files (sha256) and statistics of the first one
 
 Usage:
     TEXTPIPE_MIRROR=../shared/datasets python bench/download_formats.py \\
-        --checkout ../main --checkout . [--size 500000] [--repeat 3] [--lock FILE]
+        --checkout ../main --checkout . [--size 500000] [--repeat 3] [--lock FILE] \\
+        [--formats csv jsonl folder]
 """
 
 from __future__ import annotations
@@ -61,6 +65,30 @@ def build_files(folder: Path, size: int, mirror: Path) -> dict[str, tuple[Path, 
     return files
 
 
+def build_folder(folder: Path, size: int, mirror: Path, rows_per_file: int = 100_000) -> Path:
+    """The corpus as a dataset folder in the hub's layout (the mirror's README, so its class
+    names), train and test each in parquet files of ``rows_per_file`` reviews."""
+    source = mirror / "stanfordnlp" / "imdb"
+    target = folder / f"imdb-{size}"
+    if (target / "README.md").exists():
+        return target
+    (target / "plain_text").mkdir(parents=True, exist_ok=True)
+    repeats = max(1, size // TRAIN_ROWS)
+    for split, count in (("train", repeats), ("test", max(1, repeats // 10))):
+        table = pq.read_table(source / "plain_text" / f"{split}-00000-of-00001.parquet")
+        table = pa.table({"text": table["text"], "label": table["label"]})
+        whole = pa.concat_tables([table] * count)
+        pieces = max(1, -(-whole.num_rows // rows_per_file))
+        for piece in range(pieces):
+            pq.write_table(
+                whole.slice(piece * rows_per_file, rows_per_file),
+                target / "plain_text" / f"{split}-{piece:05d}-of-{pieces:05d}.parquet",
+                row_group_size=65_536,
+            )
+    (target / "README.md").write_text((source / "README.md").read_text())
+    return target
+
+
 def timed(command: list[str], env: dict[str, str], lock: str | None) -> tuple[float, float]:
     """Wall seconds and peak RSS (MB) of one process (/usr/bin/time -v)."""
     prefix = ["flock", lock] if lock else []
@@ -88,30 +116,38 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--lock")
     parser.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "dl-formats")
-    parser.add_argument("--formats", nargs="+", default=["csv", "jsonl"])
+    parser.add_argument(
+        "--formats", nargs="+", choices=("csv", "jsonl", "folder"), default=["csv", "jsonl"]
+    )
     arguments = parser.parse_args()
     mirror = Path(os.environ.get("TEXTPIPE_MIRROR", HERE.parent.parent / "shared" / "datasets"))
     arguments.data.mkdir(parents=True, exist_ok=True)
-    files = build_files(arguments.data, arguments.size, mirror)
-    for suffix, (train, test) in files.items():
-        print(
-            f"{suffix}: {train} {train.stat().st_size / 1e6:,.0f} MB, {test.stat().st_size / 1e6:,.0f} MB"
-        )
+    sources: dict[str, list[str]] = {}
+    if set(arguments.formats) - {"folder"}:
+        files = build_files(arguments.data, arguments.size, mirror)
+        for suffix, (train, test) in files.items():
+            print(
+                f"{suffix}: {train} {train.stat().st_size / 1e6:,.0f} MB, "
+                f"{test.stat().st_size / 1e6:,.0f} MB"
+            )
+            sources[suffix] = [str(train), "--test", str(test)]
+    if "folder" in arguments.formats:
+        folder = build_folder(arguments.data, arguments.size, mirror)
+        size = sum(path.stat().st_size for path in folder.rglob("*.parquet"))
+        print(f"folder: {folder} {size / 1e6:,.0f} MB of parquet")
+        sources["folder"] = [str(folder)]
     packages = [
         compiled_copy(checkout.resolve(), arguments.data) for checkout in arguments.checkout
     ]
     best: dict[tuple[str, int], tuple[float, float]] = {}
     keys: dict[str, str] = {}
     for suffix in arguments.formats:
-        train, test = files[suffix]
         for _ in range(arguments.repeat):
             for index, package in enumerate(packages):  # in turn
                 with tempfile.TemporaryDirectory(dir=arguments.data) as home:
                     env = dict(os.environ, PYTHONPATH=str(package), TEXTPIPE_HOME=home)
                     command = [sys.executable, "-m", "textpipe.cli.main", "download"]
-                    wall, rss = timed(
-                        [*command, str(train), "--test", str(test)], env, arguments.lock
-                    )
+                    wall, rss = timed([*command, *sources[suffix]], env, arguments.lock)
                     entry = next(Path(home, "download").iterdir())
                     manifest = json.loads((entry / "manifest.json").read_text())
                     result = json.dumps([entry.name, manifest["files"], manifest["stats"]])

@@ -831,7 +831,7 @@ def test_a_source_edited_while_it_is_read_is_not_cached(
             edit()
             return loaded
 
-        monkeypatch.setattr(download_stage, "_text_sources", lambda resolved: None)
+        monkeypatch.setattr(download_stage, "batch_source", lambda resolved, cache_dir: None)
         monkeypatch.setattr(download_stage, "_load", load_then_edit)
     else:
         batches = text_sources.csv_batches

@@ -75,7 +75,7 @@ def outcome(
     with monkeypatch.context() as patch:
         patch.setattr(download_module, "_load", counting_load)
         if not streamed:
-            patch.setattr(download_module, "_text_sources", lambda resolved: None)
+            patch.setattr(download_module, "batch_source", lambda resolved, cache_dir: None)
         try:
             artifact = download(params=params, store=Store(root)).artifact
         except Exception as error:

@@ -3,9 +3,10 @@
 Output: ``{split}.arrow`` (columns ``text``: string, ``label``: int64) for train, validation and
 test where present, and in the manifest the label names and per-split class counts.
 
-Parquet, csv, tsv and JSON Lines files are read in batches, in bounded memory, with the bytes and
-the errors that loading them through ``datasets`` gave; hub datasets, dataset folders and the
-files the batch readers cannot read exactly as ``datasets`` does load through it, whole.
+Parquet, csv, tsv and JSON Lines files, and dataset folders of them (the hub's layout, as
+``datasets`` resolves it), are read in batches, in bounded memory, with the bytes and the errors
+that loading them through ``datasets`` gave; hub datasets, and the sources the batch readers
+cannot read exactly as ``datasets`` does, load through it, whole.
 """
 
 from __future__ import annotations
@@ -523,15 +524,128 @@ def _sample_and_carve(tables: dict[str, pa.Table], params: DownloadParams) -> di
     return tables
 
 
-def _parquet_sources(resolved: ResolvedSource) -> dict[str, Path] | None:
-    """The files of a source made only of parquet files (read with pyarrow, in chunks), else
-    None: folders and other formats go through ``datasets``."""
+@dataclass(frozen=True)
+class BatchSource:
+    """A source read in batches: its reader ("parquet", "csv" or "json"), each split's files in
+    order, the csv delimiter, and the class names of the columns a dataset folder declares as
+    class labels (``declared``; None where the folder declares no features: the files' own)."""
+
+    reader: str
+    files: dict[str, list[Path]]
+    delimiter: str = ","
+    declared: dict[str, list[str] | None] | None = None
+
+
+def batch_source(resolved: ResolvedSource, cache_dir: Path | None) -> BatchSource | None:
+    """How to read a source in batches, or None where it loads through ``datasets``: hub
+    datasets, files of mixed formats, and folders whose files or options the batch readers do
+    not read as ``datasets`` does."""
+    if resolved.kind == "folder":
+        return _folder_source(Path(resolved.location), cache_dir)
     if resolved.kind != "files" or resolved.data_files is None:
         return None
     files = {split: Path(path) for split, path in resolved.data_files.items()}
-    if any(FILE_FORMATS[path.suffix.lower()] != "parquet" for path in files.values()):
+    suffix = files["train"].suffix.lower()
+    reader = FILE_FORMATS[suffix]
+    if any(FILE_FORMATS[path.suffix.lower()] != reader for path in files.values()):
+        return None  # as ``datasets`` does, every file is read as the train file's format says
+    return BatchSource(
+        reader,
+        {split: [path] for split, path in files.items()},
+        "\t" if suffix == ".tsv" else ",",
+    )
+
+
+# The options of `datasets`' packaged builders that say only where the data is.
+_LOCATION_OPTIONS = frozenset({"name", "version", "data_dir", "data_files", "description"})
+
+
+def _folder_source(folder: Path, cache_dir: Path | None) -> BatchSource | None:
+    """A dataset folder's splits and files as ``datasets`` resolves them (the README's
+    ``configs``, or the hub's file-name patterns), when its builder is parquet, csv or JSON
+    with default options; else None (loading it through ``datasets`` gives its result or its
+    error)."""
+    import datasets
+    from datasets.packaged_modules.csv.csv import Csv
+    from datasets.packaged_modules.json.json import Json
+    from datasets.packaged_modules.parquet.parquet import Parquet
+
+    datasets.disable_progress_bars()
+    datasets.logging.set_verbosity_error()
+    try:
+        builder = datasets.load_dataset_builder(
+            str(folder), cache_dir=str(cache_dir) if cache_dir is not None else None
+        )
+    except Exception:  # the `datasets` route reports it
         return None
-    return files
+    readers = ((Parquet, "parquet"), (Csv, "csv"), (Json, "json"))
+    reader = next((name for kind, name in readers if isinstance(builder, kind)), None)
+    if reader is None:
+        return None
+    config = builder.config
+    default = type(config)()
+    changed = {
+        field.name
+        for field in dataclasses.fields(config)
+        if field.name not in _LOCATION_OPTIONS
+        and getattr(config, field.name) != getattr(default, field.name)
+    }
+    delimiter = ","
+    if reader == "csv" and config.sep == "\t" and config.delimiter is None:
+        changed.discard("sep")  # `datasets` reads a folder of .tsv files so
+        delimiter = "\t"
+    if changed:
+        return None
+    files: dict[str, list[Path]] = {}
+    for split, paths in (config.data_files or {}).items():
+        canonical = SPLIT_ALIASES.get(str(split).lower())
+        if canonical is None:
+            continue  # as `_prepare` ignores it
+        if canonical in files:
+            return None  # two splits of one name ("dev" and "validation"): left to `datasets`
+        files[canonical] = [Path(path) for path in paths]
+    if "train" not in files:
+        return None
+    for paths in files.values():
+        if not paths or any(
+            not path.is_file() or FILE_FORMATS.get(path.suffix.lower()) != reader for path in paths
+        ):
+            return None  # compressed, remote or other files
+        if reader != "parquet" and len(paths) > 1:
+            return None
+        if reader != "parquet":
+            _check_utf8(paths[0])
+    declared = None
+    features = builder.info.features
+    if features is not None and reader != "parquet":
+        return None
+    if reader == "parquet":
+        # `datasets` casts every file to the declared features, or to the first file's schema
+        try:
+            expected = (
+                features.arrow_schema if features is not None else pq_schema(files["train"][0])
+            ).remove_metadata()
+            if any(
+                pq_schema(path).remove_metadata() != expected
+                for paths in files.values()
+                for path in paths
+            ):
+                return None
+        except (OSError, ValueError, pa_errors()):  # a damaged file: `datasets` reports it
+            return None
+    if features is not None:
+        declared = {
+            name: list(feature.names) if isinstance(feature, datasets.ClassLabel) else None
+            for name, feature in features.items()
+        }
+    return BatchSource(reader, files, delimiter, declared)
+
+
+def pq_schema(path: Path) -> pa.Schema:
+    """A parquet file's Arrow schema, from its footer."""
+    import pyarrow.parquet as pq
+
+    return pq.read_schema(path)
 
 
 def _parquet_class_names(schema: pa.Schema, column: str) -> list[str] | None:
@@ -663,34 +777,64 @@ def _parquet_column(
 
 
 def _stream_parquet(
-    files: dict[str, Path], params: DownloadParams, directory: Path
+    source: BatchSource, params: DownloadParams, directory: Path
 ) -> tuple[dict[str, Any], list[str], dict[str, str]]:
     """The download of parquet files in bounded memory: labels first (one column), then the
     text in chunks straight into the split tables. Same checks, same bytes as ``_prepare``."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from textpipe.stages.tables import chunk_bytes
-
-    opened = {name: pq.ParquetFile(path, pre_buffer=False) for name, path in files.items()}
-    schema = opened["train"].schema_arrow
+    opened = {
+        name: [(path, pq.ParquetFile(path, pre_buffer=False)) for path in paths]
+        for name, paths in source.files.items()
+    }
+    schema = opened["train"][0][1].schema_arrow
     columns = list(schema.names)
     text_column, label_column = _pick_columns(columns, params)
     label_tables: dict[str, pa.Table] = {}
-    for name, parquet in opened.items():
-        _check_columns(name, list(parquet.schema_arrow.names), (text_column, label_column))
-        if parquet.metadata.num_rows == 0:
+    for name, parquets in opened.items():
+        for _, parquet in parquets:
+            _check_columns(name, list(parquet.schema_arrow.names), (text_column, label_column))
+        if sum(parquet.metadata.num_rows for _, parquet in parquets) == 0:
             raise InputError(f"The {name} split of {params.source!r} is empty.")
-        label_tables[name] = (
-            parquet.read(columns=[label_column]).rename_columns(["label"]).combine_chunks()
-        )
-    class_names = _parquet_class_names(schema, label_column)
+        label_tables[name] = pa.concat_tables(
+            parquet.read(columns=[label_column]).rename_columns(["label"])
+            for _, parquet in parquets
+        ).combine_chunks()
+    if source.declared is not None:
+        class_names = source.declared.get(label_column)
+    else:
+        class_names = _parquet_class_names(schema, label_column)
     if class_names is None:
         label_tables = _clean_labels(label_tables, label_column)
     label_names, ids, selections, labels_out = _labelled_selections(
         label_tables, class_names, params, label_column
     )
-    for source, parquet in opened.items():
-        outputs = {name: rows for name, (origin, rows) in selections.items() if origin == source}
+    for split, parquets in opened.items():
+        outputs = {name: rows for name, (origin, rows) in selections.items() if origin == split}
+        texts = _parquet_texts(parquets, split, text_column)
+        _write_selected(directory, outputs, texts, ids[split], len(ids[split]))
+    splits = _split_stats(selections, labels_out, label_names)
+    return splits, label_names, {"text": text_column, "label": label_column}
+
+
+def _parquet_texts(
+    parquets: list[tuple[Path, Any]], split: str, text_column: str
+) -> Iterator[pa.Array]:
+    """A parquet split's text column as strings, file after file, in pieces of about a chunk
+    of text (tables.chunk_bytes).
+
+    Raises:
+        InputError: after the last piece, if some rows had no text (inside the writers of
+            `_write_selected`, which then leave nothing behind).
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from textpipe.stages.tables import chunk_bytes
+
+    nulls = 0
+    for path, parquet in parquets:
         metadata = parquet.metadata
         # the leaf column's index in the Parquet schema (nested columns have several leaves)
         index = [metadata.schema.column(leaf).path for leaf in range(metadata.num_columns)].index(
@@ -702,28 +846,9 @@ def _stream_parquet(
         )
         per_row = max(1, stored // max(1, metadata.num_rows))
         batch_rows = max(1024, chunk_bytes() // per_row)
-        texts = _parquet_texts(files[source], parquet, index, batch_rows, source, text_column)
-        _write_selected(directory, outputs, texts, ids[source], metadata.num_rows)
-    splits = _split_stats(selections, labels_out, label_names)
-    return splits, label_names, {"text": text_column, "label": label_column}
-
-
-def _parquet_texts(
-    path: Path, parquet: Any, index: int, batch_rows: int, split: str, text_column: str
-) -> Iterator[pa.Array]:
-    """A parquet split's text column as strings, in pieces of about `batch_rows` rows.
-
-    Raises:
-        InputError: after the last piece, if some rows had no text (inside the writers of
-            `_write_selected`, which then leave nothing behind).
-    """
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    nulls = 0
-    for text in _parquet_column(path, parquet, index, batch_rows):
-        nulls += text.null_count
-        yield text if text.type == pa.string() else pc.cast(text, pa.string())
+        for text in _parquet_column(path, parquet, index, batch_rows):
+            nulls += text.null_count
+            yield text if text.type == pa.string() else pc.cast(text, pa.string())
     if nulls:
         raise InputError(
             f"{nulls} rows of the {split} split have no text (column {text_column!r})."
@@ -813,22 +938,6 @@ def _split_stats(
         }
         for name in selections
     }
-
-
-def _text_sources(resolved: ResolvedSource) -> tuple[dict[str, Path], str, str] | None:
-    """The files, reader ("csv" or "json") and delimiter of a source made of csv, tsv or JSON
-    files, read in batches; None for others. As ``datasets`` does, every file is read as the
-    train file's format says."""
-    if resolved.kind != "files" or resolved.data_files is None:
-        return None
-    files = {split: Path(path) for split, path in resolved.data_files.items()}
-    suffix = files["train"].suffix.lower()
-    builder = FILE_FORMATS[suffix]
-    if builder not in ("csv", "json") or any(
-        FILE_FORMATS[path.suffix.lower()] != builder for path in files.values()
-    ):
-        return None
-    return files, builder, "\t" if suffix == ".tsv" else ","
 
 
 @dataclass
@@ -935,22 +1044,21 @@ def _read_text_file(
 
 
 def _stream_text_files(
-    files: dict[str, Path],
-    builder: str,
-    delimiter: str,
-    params: DownloadParams,
-    directory: Path,
-    resolved: ResolvedSource,
+    source: BatchSource, params: DownloadParams, directory: Path, resolved: ResolvedSource
 ) -> tuple[dict[str, Any], list[str], dict[str, str]]:
-    """The download of csv, tsv or JSON Lines files in bounded memory (see _write_text_splits).
+    """The download of csv, tsv or JSON Lines files (one a split) in bounded memory (see
+    _write_text_splits).
 
     Raises:
         Unstreamable: a file must be read through ``datasets``; nothing is left behind.
     """
     from textpipe.stages.text_sources import Unstreamable
 
+    files = {split: paths[0] for split, paths in source.files.items()}
     try:
-        return _write_text_splits(files, builder, delimiter, params, directory, resolved)
+        return _write_text_splits(
+            files, source.reader, source.delimiter, params, directory, resolved
+        )
     except Unstreamable:
         for name in files:
             (directory / f".{name}.rows{TABLE_SUFFIX}").unlink(missing_ok=True)
@@ -1103,30 +1211,30 @@ def download(
 
     def build(directory: Path) -> dict[str, Any]:
         hf_cache = directory / ".hf-cache" if resolved.kind != "hub" else None
-        parquet_files = _parquet_sources(resolved)
-        if parquet_files is not None:
+        try:
             with progress.task(f"download: reading {params.source}", total=None):
-                try:
-                    splits, label_names, columns = _stream_parquet(parquet_files, params, directory)
-                except (ValueError, pa_errors()) as error:  # ArrowInvalid is a ValueError
-                    raise InputError(
-                        f"Cannot load {params.source!r}: {str(error).splitlines()[0]}"
-                    ) from None
-            if resolve_source(params) != resolved:
-                raise _changed_while_read(params)
-            return _stats(splits, label_names, columns, resolved)
-        text_files = _text_sources(resolved)
-        if text_files is not None:
-            from textpipe.stages.text_sources import Unstreamable
+                source = batch_source(resolved, hf_cache)
+                if source is not None and source.reader == "parquet":
+                    try:
+                        splits, label_names, columns = _stream_parquet(source, params, directory)
+                    except (ValueError, pa_errors()) as error:  # ArrowInvalid is a ValueError
+                        raise InputError(
+                            f"Cannot load {params.source!r}: {str(error).splitlines()[0]}"
+                        ) from None
+                    if resolve_source(params) != resolved:
+                        raise _changed_while_read(params)
+                    return _stats(splits, label_names, columns, resolved)
+                if source is not None:
+                    from textpipe.stages.text_sources import Unstreamable
 
-            try:
-                with progress.task(f"download: reading {params.source}", total=None):
-                    splits, label_names, columns = _stream_text_files(
-                        *text_files, params, directory, resolved
-                    )
-                return _stats(splits, label_names, columns, resolved)
-            except Unstreamable:
-                pass  # what only `datasets` reads as before: through it, below
+                    with contextlib.suppress(Unstreamable):  # else through `datasets`, below
+                        splits, label_names, columns = _stream_text_files(
+                            source, params, directory, resolved
+                        )
+                        return _stats(splits, label_names, columns, resolved)
+        finally:
+            if hf_cache is not None:
+                shutil.rmtree(hf_cache, ignore_errors=True)
         try:
             with progress.task(f"download: loading {params.source}", total=None):
                 dataset_dict = _load(resolved, params, hf_cache)

@@ -1,0 +1,257 @@
+"""Dataset folders (the hub's layout) read in batches give what `datasets` gave: same key,
+files, statistics and errors; what the batch readers do not read as `datasets` does goes
+through it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from tests.stages.test_stream_formats import assert_same, reviews, write_csv, write_jsonl
+from textpipe.artifacts import Store
+from textpipe.config import DownloadParams
+from textpipe.errors import InputError
+from textpipe.stages import download as download_module
+from textpipe.stages.download import download
+
+CLASS_LABEL_README = """---
+configs:
+- config_name: plain_text
+  data_files:
+  - split: train
+    path: plain_text/train-*
+  - split: test
+    path: plain_text/test-*
+  - split: unsupervised
+    path: plain_text/unsupervised-*
+  default: true
+dataset_info:
+  config_name: plain_text
+  features:
+  - name: text
+    dtype: string
+  - name: label
+    dtype:
+      class_label:
+        names:
+          '0': neg
+          '1': pos
+---
+# a tiny dataset in the hub's layout
+"""
+
+
+def review_table(count: int, seed: int = 0, *, labels: str = "ids") -> pa.Table:
+    rows = reviews(count, seed)
+    label_values: list[Any] = [
+        (1 if label == "pos" else 0) if labels == "ids" else label for _, label in rows
+    ]
+    return pa.table({"text": [text for text, _ in rows], "label": label_values})
+
+
+def imdb_like(folder: Path, *, readme: str | None = CLASS_LABEL_README) -> Path:
+    """A folder laid out as the hub's stanfordnlp/imdb: train in two files, test, and an
+    unlabelled split (-1) that textpipe leaves out."""
+    (folder / "plain_text").mkdir(parents=True)
+    pq.write_table(review_table(40), folder / "plain_text" / "train-00000-of-00002.parquet")
+    pq.write_table(review_table(30, 1), folder / "plain_text" / "train-00001-of-00002.parquet")
+    pq.write_table(review_table(30, 2), folder / "plain_text" / "test-00000-of-00001.parquet")
+    unlabelled = review_table(10, 3).set_column(1, "label", pa.array([-1] * 10, pa.int64()))
+    pq.write_table(unlabelled, folder / "plain_text" / "unsupervised-00000-of-00001.parquet")
+    if readme is not None:
+        (folder / "README.md").write_text(readme)
+    return folder
+
+
+def routes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Records the reader each download's batch plan chose ("datasets" when none)."""
+    chosen: list[str] = []
+    plan = download_module.batch_source
+
+    def recording(resolved: Any, cache_dir: Any) -> Any:
+        source = plan(resolved, cache_dir)
+        chosen.append("datasets" if source is None else source.reader)
+        return source
+
+    monkeypatch.setattr(download_module, "batch_source", recording)
+    return chosen
+
+
+@pytest.mark.parametrize("carve", [{}, {"validation_size": 0.25}, {"limit": 12, "seed": 3}])
+def test_hub_layout_parquet_folder_matches_datasets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, carve: dict[str, Any]
+) -> None:
+    folder = imdb_like(tmp_path / "imdb")
+    chosen = routes(monkeypatch)
+    result = assert_same(tmp_path, monkeypatch, source=str(folder), **carve)
+    assert chosen[0] == "parquet"
+    assert result[0] == "ok"
+    stats = result[3]
+    assert stats["label_names"] == ["neg", "pos"]  # the README's class names
+    carved = {"validation"} if "validation_size" in carve else set()
+    assert set(stats["splits"]) == {"train", "test"} | carved
+    assert sum(split["rows"] for split in stats["splits"].values()) == (
+        (12 + 12) if "limit" in carve else 100
+    )
+
+
+def test_folder_without_readme_uses_the_files_class_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import datasets
+
+    folder = tmp_path / "plain"
+    (folder / "data").mkdir(parents=True)
+    features = datasets.Features(
+        {"text": datasets.Value("string"), "label": datasets.ClassLabel(names=["bad", "good"])}
+    )
+    for split, seed in (("train", 0), ("validation", 1), ("test", 2)):
+        table = review_table(24, seed)
+        datasets.Dataset(table).cast(features).to_parquet(
+            folder / "data" / f"{split}-00000-of-00001.parquet"
+        )
+    chosen = routes(monkeypatch)
+    result = assert_same(tmp_path, monkeypatch, source=str(folder))
+    assert chosen[0] == "parquet"
+    assert result[0] == "ok" and result[3]["label_names"] == ["bad", "good"]
+    assert set(result[3]["splits"]) == {"train", "validation", "test"}
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".tsv", ".jsonl"])
+def test_text_folders_match_datasets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, suffix: str
+) -> None:
+    folder = tmp_path / "text"
+    folder.mkdir()
+    for split, seed, count in (("train", 0, 50), ("dev", 1, 12), ("test", 2, 20)):
+        rows = [list(row) for row in reviews(count, seed)]
+        if suffix == ".jsonl":
+            write_jsonl(folder / f"{split}.jsonl", [{"text": t, "label": lab} for t, lab in rows])
+        else:
+            write_csv(
+                folder / f"{split}{suffix}", ["text", "label"], rows, suffix_delimiter(suffix)
+            )
+    chosen = routes(monkeypatch)
+    result = assert_same(tmp_path, monkeypatch, source=str(folder))
+    assert chosen[0] == ("json" if suffix == ".jsonl" else "csv")
+    assert result[0] == "ok"
+    assert {name: split["rows"] for name, split in result[3]["splits"].items()} == {
+        "train": 50,
+        "validation": 12,  # "dev", as `datasets` names it
+        "test": 20,
+    }
+
+
+def suffix_delimiter(suffix: str) -> str:
+    return "\t" if suffix == ".tsv" else ","
+
+
+def write_folder(folder: Path, files: dict[str, str | bytes]) -> Path:
+    for name, content in files.items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content)
+    return folder
+
+
+CSV_OPTIONS_README = """---
+configs:
+- config_name: default
+  data_files:
+  - split: train
+    path: train.csv
+  sep: ";"
+---
+"""
+
+
+def test_what_datasets_alone_reads_goes_through_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Folders the batch readers would read differently: `datasets` reads them, whole."""
+    two_files = "".join(f"{text},{label}\n" for text, label in reviews(10))
+    cases: dict[str, Path] = {
+        # the README declares other types than the files hold: `datasets` casts them
+        "declared types differ": imdb_like(
+            tmp_path / "declared",
+            readme=CLASS_LABEL_README.replace("dtype: string", "dtype: large_string"),
+        ),
+        "csv options": write_folder(
+            tmp_path / "options",
+            {
+                "README.md": CSV_OPTIONS_README,
+                "train.csv": "text;label\n" + "".join(f"{t};{lab}\n" for t, lab in reviews(10)),
+            },
+        ),
+        "two csv files a split": write_folder(
+            tmp_path / "two",
+            {
+                "train/a.csv": "text,label\n" + two_files,
+                "train/b.csv": "text,label\n" + two_files,
+            },
+        ),
+    }
+    mixed = tmp_path / "mixed"
+    (mixed / "data").mkdir(parents=True)
+    pq.write_table(review_table(20), mixed / "data" / "train-00000-of-00002.parquet")
+    pq.write_table(
+        review_table(20, 1, labels="names"), mixed / "data" / "train-00001-of-00002.parquet"
+    )
+    cases["files of other schemas"] = mixed
+    for name, folder in cases.items():
+        chosen = routes(monkeypatch)
+        assert_same(tmp_path / name, monkeypatch, through_datasets=True, source=str(folder))
+        assert chosen[0] == "datasets", name
+
+
+def test_folder_faults_are_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    empty_train = imdb_like(tmp_path / "empty")
+    pq.write_table(
+        review_table(1).slice(0, 0), empty_train / "plain_text" / "train-00001-of-00002.parquet"
+    )
+    pq.write_table(
+        review_table(1).slice(0, 0), empty_train / "plain_text" / "train-00000-of-00002.parquet"
+    )
+    # (`datasets` fails on the empty files with "An error occurred while generating the dataset")
+    with pytest.raises(InputError, match=r"The train split of .* is empty\.$"):
+        download(params=DownloadParams(source=str(empty_train)), store=Store(tmp_path / "a"))
+
+    no_train = write_folder(
+        tmp_path / "no-train", {"test.csv": "text,label\n" + "good,pos\nbad,neg\n"}
+    )
+    outcome = assert_same(tmp_path / "b", monkeypatch, through_datasets=True, source=str(no_train))
+    assert outcome[:2] == ("error", "InputError") and "no train split" in outcome[2]
+
+    latin1 = write_folder(
+        tmp_path / "latin1", {"train.csv": "text,label\ncafé,pos\nbad,neg\n".encode("latin-1")}
+    )
+    with pytest.raises(InputError, match=r"train.csv: not valid UTF-8 at byte offset 14 ") as raised:
+        download(params=DownloadParams(source=str(latin1)), store=Store(tmp_path / "c"))
+    assert "\n" not in str(raised.value)
+
+
+def test_folder_text_is_read_file_after_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A parquet folder's text is read in pieces, each split's files in order, never a split
+    concatenated whole."""
+    folder = imdb_like(tmp_path / "imdb")
+    pieces: list[int] = []
+    column = download_module._parquet_column
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        for piece in column(*args, **kwargs):
+            pieces.append(len(piece))
+            yield piece
+
+    monkeypatch.setattr(download_module, "_parquet_column", counting)
+    result = assert_same(tmp_path, monkeypatch, source=str(folder), validation_size=0.2)
+    assert result[0] == "ok"
+    assert pieces == [40, 30, 30]  # train's two files, then test's; not the unlabelled split
