@@ -13,8 +13,8 @@ the best of `--repeats` epochs; the ratios to the unmasked epoch come from the s
 With `--preset imdb-lstm imdb-bilstm`, each preset's model with its real settings (model,
 options, batch size, learning rate, seed) is trained on `--rows` seeded rows of its real encode
 artifact (in the store under TEXTPIPE_HOME, or `--store`; build it with `textpipe run PRESET
---until encode` and the same TEXTPIPE_MIRROR), through the batches `textpipe train` reads (`sequence_batches`, `fit_input`):
-"after", the model as textpipe builds it (`FusedLSTM`), against "before", the same model with
+--until encode` and the same TEXTPIPE_MIRROR), through the batches `textpipe train` reads
+(`sequence_batches`, `fit_input`): "after", the model as textpipe builds it (`FusedLSTM`), against "before", the same model with
 Keras's own masked LSTM layers (textpipe before issue 11); full-length batches (the presets'
 default, `train.bucketing=off`) and, with `--bucketing both`, length-bucketed ones too. A
 warm-up epoch each, then the best of `--repeats` epochs, alternating; no validation pass.
@@ -25,9 +25,10 @@ Usage:
     KERAS_BACKEND=jax python bench/zoo_backends.py [--rows 25000] [--models lstm bilstm ...]
     KERAS_BACKEND=torch python bench/zoo_backends.py --masking --models bilstm --rows 1536 \
         --length 128 --units 32
-    TEXTPIPE_MIRROR=... KERAS_BACKEND=tensorflow python bench/zoo_backends.py --preset imdb-lstm imdb-bilstm \
-        --rows 2048 --repeats 2 --bucketing both --output preset-epochs.jsonl
-    python bench/zoo_backends.py --summarize preset-epochs.jsonl
+    TEXTPIPE_MIRROR=... KERAS_BACKEND=tensorflow python bench/zoo_backends.py \
+        --preset imdb-lstm imdb-bilstm --rows 2048 --repeats 3 --bucketing both \
+        --output tensorflow.jsonl
+    python bench/zoo_backends.py --summarize tensorflow.jsonl jax.jsonl torch.jsonl
 """
 
 from __future__ import annotations
