@@ -232,9 +232,9 @@ def test_folder_faults_are_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     latin1 = write_folder(
         tmp_path / "latin1", {"train.csv": "text,label\ncafé,pos\nbad,neg\n".encode("latin-1")}
     )
-    with pytest.raises(InputError, match=r"train.csv: not valid UTF-8 at byte offset 14 ") as raised:
+    with pytest.raises(InputError, match=r"train.csv: not valid UTF-8 at byte offset 14 ") as err:
         download(params=DownloadParams(source=str(latin1)), store=Store(tmp_path / "c"))
-    assert "\n" not in str(raised.value)
+    assert "\n" not in str(err.value)
 
 
 def test_folder_text_is_read_file_after_file(
