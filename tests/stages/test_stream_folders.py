@@ -255,3 +255,20 @@ def test_folder_text_is_read_file_after_file(
     result = assert_same(tmp_path, monkeypatch, source=str(folder), validation_size=0.2)
     assert result[0] == "ok"
     assert pieces == [40, 30, 30]  # train's two files, then test's; not the unlabelled split
+
+
+def test_a_nested_column_before_the_text(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A struct's fields are Parquet leaves of their own: the text is still the text column's
+    (not the column at the text's leaf index: here the labels)."""
+    folder = tmp_path / "nested"
+    (folder / "data").mkdir(parents=True)
+    for split, seed, count in (("train", 0, 20), ("test", 1, 10)):
+        base = review_table(count, seed)
+        meta = pa.array([{"id": index, "note": str(index)} for index in range(count)])
+        table = pa.table({"meta": meta, "text": base.column("text"), "label": base.column("label")})
+        pq.write_table(table, folder / "data" / f"{split}-00000-of-00001.parquet")
+    chosen = routes(monkeypatch)
+    result = assert_same(tmp_path / "folder", monkeypatch, source=str(folder))
+    assert chosen[0] == "parquet" and result[0] == "ok"
+    train = str(folder / "data" / "train-00000-of-00001.parquet")
+    assert assert_same(tmp_path / "file", monkeypatch, source=train)[0] == "ok"

@@ -753,7 +753,9 @@ def _parquet_column(
     limit = chunk_bytes()
     largest = max(sizes, default=0)
     threads = min(threads or default_threads(), len(sizes), 3 * limit // max(1, largest))
-    name = parquet.schema_arrow.names[index]
+    # the leaf's own name: a nested column before it (a struct's fields are leaves of their
+    # own) shifts the leaf index away from the Arrow field index
+    name = metadata.schema.column(index).path
     if threads < 2 or largest > limit:
         for batch in parquet.iter_batches(batch_size=batch_rows, columns=[name]):
             yield batch.column(0)
