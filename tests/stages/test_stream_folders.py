@@ -4,6 +4,7 @@ through it."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -255,3 +256,133 @@ def test_folder_text_is_read_file_after_file(
     result = assert_same(tmp_path, monkeypatch, source=str(folder), validation_size=0.2)
     assert result[0] == "ok"
     assert pieces == [40, 30, 30]  # train's two files, then test's; not the unlabelled split
+
+
+def test_a_nested_column_before_the_text(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A struct's fields are Parquet leaves of their own: the text is still the text column's
+    (not the column at the text's leaf index: here the labels)."""
+    folder = tmp_path / "nested"
+    (folder / "data").mkdir(parents=True)
+    for split, seed, count in (("train", 0, 20), ("test", 1, 10)):
+        base = review_table(count, seed)
+        meta = pa.array([{"id": index, "note": str(index)} for index in range(count)])
+        table = pa.table({"meta": meta, "text": base.column("text"), "label": base.column("label")})
+        pq.write_table(table, folder / "data" / f"{split}-00000-of-00001.parquet")
+    chosen = routes(monkeypatch)
+    result = assert_same(tmp_path / "folder", monkeypatch, source=str(folder))
+    assert chosen[0] == "parquet" and result[0] == "ok"
+    train = str(folder / "data" / "train-00000-of-00001.parquet")
+    assert assert_same(tmp_path / "file", monkeypatch, source=train)[0] == "ok"
+
+
+def hf_metadata(table: pa.Table, names: list[str]) -> pa.Table:
+    """The table with the schema metadata `datasets` writes: its label a ClassLabel."""
+    features = {
+        "text": {"dtype": "string", "_type": "Value"},
+        "label": {"names": names, "_type": "ClassLabel"},
+    }
+    return table.replace_schema_metadata(
+        {"huggingface": json.dumps({"info": {"features": features}})}
+    )
+
+
+def test_class_names_are_those_datasets_infers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without declared features, `datasets` takes them from the first file of the first split
+    listed, and a ClassLabel only where the column is stored as one (int64)."""
+    test_first = write_folder(
+        tmp_path / "test-first",
+        {
+            "README.md": "---\nconfigs:\n- config_name: default\n  data_files:\n"
+            "  - split: test\n    path: data/test-*\n"
+            "  - split: train\n    path: data/train-*\n---\n"
+        },
+    )
+    (test_first / "data").mkdir()
+    pq.write_table(
+        hf_metadata(review_table(20), ["bad", "good"]), test_first / "data" / "train-0.parquet"
+    )
+    pq.write_table(
+        hf_metadata(review_table(10, 1), ["neg", "pos"]), test_first / "data" / "test-0.parquet"
+    )
+    int32 = tmp_path / "int32" / "data"
+    int32.mkdir(parents=True)
+    table = review_table(20)
+    table = table.set_column(1, "label", table.column("label").cast(pa.int32()))
+    pq.write_table(hf_metadata(table, ["bad", "good"]), int32 / "train-00000-of-00001.parquet")
+    names = tmp_path / "names" / "data"
+    names.mkdir(parents=True)
+    pq.write_table(
+        hf_metadata(review_table(20, labels="names"), ["neg", "pos"]),
+        names / "train-00000-of-00001.parquet",
+    )
+    for folder, label_names in (
+        (test_first, ["neg", "pos"]),
+        (int32.parent, ["0", "1"]),
+        (names.parent, ["neg", "pos"]),
+    ):
+        chosen = routes(monkeypatch)
+        result = assert_same(tmp_path / f"{folder.name}-out", monkeypatch, source=str(folder))
+        assert chosen[0] == "parquet" and result[0] == "ok", folder.name
+        assert result[3]["label_names"] == label_names, folder.name
+    for folder, label_names in ((int32, ["0", "1"]), (names, ["neg", "pos"])):
+        file = str(folder / "train-00000-of-00001.parquet")  # one file: the same
+        result = assert_same(tmp_path / f"{folder.parent.name}-file", monkeypatch, source=file)
+        assert result[0] == "ok" and result[3]["label_names"] == label_names, folder.name
+
+
+def test_what_datasets_reads_otherwise_goes_through_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A split textpipe leaves out is read by `datasets` all the same (and can fail it); a file
+    with an empty first row group fails it; dictionary columns and non-nullable ones are cast:
+    all through `datasets`."""
+    cases: dict[str, Path] = {}
+    corrupt = imdb_like(tmp_path / "corrupt")
+    (corrupt / "plain_text" / "unsupervised-00000-of-00001.parquet").write_bytes(b"PAR1 no")
+    cases["a left-out split's damaged file"] = corrupt
+    other = imdb_like(tmp_path / "other")
+    pq.write_table(
+        pa.table({"id": [1, 2]}), other / "plain_text" / "unsupervised-00000-of-00001.parquet"
+    )
+    cases["a left-out split's other schema"] = other
+    config = "- split: {0}\n    path: {0}.csv\n  "
+    cases["a left-out csv split"] = write_folder(
+        tmp_path / "csv",
+        {
+            "README.md": "---\nconfigs:\n- config_name: default\n  data_files:\n  "
+            + "".join(config.format(split) for split in ("train", "test", "extra"))
+            + "\n---\n",
+            "train.csv": "text,label\ngood,pos\nbad,neg\n",
+            "test.csv": "text,label\nfine,pos\n",
+            "extra.csv": 'text,label\n"unterminated\n',
+        },
+    )
+    empty = tmp_path / "empty-file" / "data"
+    empty.mkdir(parents=True)
+    pq.write_table(review_table(20), empty / "train-00000-of-00002.parquet")
+    pq.write_table(review_table(1).slice(0, 0), empty / "train-00001-of-00002.parquet")
+    cases["an empty file among others"] = empty.parent
+    dictionary = tmp_path / "dictionary" / "data"
+    dictionary.mkdir(parents=True)
+    table = review_table(20, labels="names")
+    pq.write_table(
+        table.set_column(1, "label", table.column("label").dictionary_encode()),
+        dictionary / "train-00000-of-00001.parquet",
+    )
+    cases["dictionary labels"] = dictionary.parent
+    required = tmp_path / "required" / "data"
+    required.mkdir(parents=True)
+    schema = pa.schema(
+        [pa.field("text", pa.string()), pa.field("label", pa.int64(), nullable=False)]
+    )
+    pq.write_table(
+        hf_metadata(review_table(20).cast(schema), ["bad", "good"]),
+        required / "train-00000-of-00001.parquet",
+    )
+    cases["a ClassLabel stored non-nullable"] = required.parent
+    for name, folder in cases.items():
+        chosen = routes(monkeypatch)
+        assert_same(tmp_path / name, monkeypatch, through_datasets=True, source=str(folder))
+        assert chosen[0] == "datasets", name

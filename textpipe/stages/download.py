@@ -597,16 +597,23 @@ def _folder_source(folder: Path, cache_dir: Path | None) -> BatchSource | None:
     if changed:
         return None
     files: dict[str, list[Path]] = {}
-    for split, paths in (config.data_files or {}).items():
-        canonical = SPLIT_ALIASES.get(str(split).lower())
+    # `datasets` reads every split, the ones `_prepare` then ignores too
+    every_split = {
+        str(split): [Path(path) for path in paths]
+        for split, paths in (config.data_files or {}).items()
+    }
+    for split, paths in every_split.items():
+        canonical = SPLIT_ALIASES.get(split.lower())
         if canonical is None:
+            if reader != "parquet":
+                return None  # its rows, read and checked by `datasets` alone
             continue  # as `_prepare` ignores it
         if canonical in files:
             return None  # two splits of one name ("dev" and "validation"): left to `datasets`
-        files[canonical] = [Path(path) for path in paths]
+        files[canonical] = paths
     if "train" not in files:
         return None
-    for paths in files.values():
+    for paths in every_split.values():
         if not paths or any(
             not path.is_file() or FILE_FORMATS.get(path.suffix.lower()) != reader for path in paths
         ):
@@ -615,30 +622,47 @@ def _folder_source(folder: Path, cache_dir: Path | None) -> BatchSource | None:
             return None
         if reader != "parquet":
             _check_utf8(paths[0])
-    declared = None
     features = builder.info.features
     if features is not None and reader != "parquet":
         return None
     if reader == "parquet":
-        # `datasets` casts every file to the declared features, or to the first file's schema
         try:
-            expected = (
-                features.arrow_schema if features is not None else pq_schema(files["train"][0])
-            ).remove_metadata()
-            if any(
-                pq_schema(path).remove_metadata() != expected
-                for paths in files.values()
-                for path in paths
-            ):
-                return None
-        except (OSError, ValueError, pa_errors()):  # a damaged file: `datasets` reports it
+            if features is None:  # the first file's own, as `datasets` infers them
+                first = next(iter(every_split.values()))[0]
+                features = datasets.Features.from_arrow_schema(pq_schema(first))
+            # `datasets` casts every file to the features: read here those already cast
+            expected = features.arrow_schema.remove_metadata()
+            for split, paths in every_split.items():
+                footers = [pq_metadata(path) for path in paths]
+                if any(pq_schema(path).remove_metadata() != expected for path in paths):
+                    return None
+                # `datasets` fails on a file whose first row group is empty; a split all empty
+                # gets `_stream_parquet`'s own error
+                if any(_empty_first_group(footer) for footer in footers) and (
+                    split.lower() not in SPLIT_ALIASES or any(footer.num_rows for footer in footers)
+                ):
+                    return None
+        except Exception:  # a damaged file or metadata: `datasets` reports it
             return None
-    if features is not None:
         declared = {
             name: list(feature.names) if isinstance(feature, datasets.ClassLabel) else None
             for name, feature in features.items()
         }
-    return BatchSource(reader, files, delimiter, declared)
+        return BatchSource(reader, files, delimiter, declared)
+    return BatchSource(reader, files, delimiter)
+
+
+def _empty_first_group(footer: Any) -> bool:
+    """Whether a parquet file's first row group holds no rows (`datasets` reads a file in
+    batches of its first group's rows, and fails on zero)."""
+    return footer.num_row_groups > 0 and footer.row_group(0).num_rows == 0
+
+
+def pq_metadata(path: Path) -> Any:
+    """A parquet file's footer."""
+    import pyarrow.parquet as pq
+
+    return pq.read_metadata(path)
 
 
 def pq_schema(path: Path) -> pa.Schema:
@@ -649,11 +673,18 @@ def pq_schema(path: Path) -> pa.Schema:
 
 
 def _parquet_class_names(schema: pa.Schema, column: str) -> list[str] | None:
-    """The class names a ``datasets``-written parquet file declares for a column (ClassLabel)."""
+    """The class names a ``datasets``-written parquet file declares for a column (ClassLabel),
+    where the column is stored as one (nullable int64: else ``datasets`` reads it as stored)."""
     import json
 
+    import pyarrow as pa
+
     raw = (schema.metadata or {}).get(b"huggingface")
-    if raw is None:
+    index = schema.get_field_index(column)  # -1: none, or several of that name
+    if raw is None or index < 0:
+        return None
+    field = schema.field(index)
+    if field.type != pa.int64() or not field.nullable:
         return None
     try:
         feature = json.loads(raw)["info"]["features"].get(column)
@@ -753,7 +784,9 @@ def _parquet_column(
     limit = chunk_bytes()
     largest = max(sizes, default=0)
     threads = min(threads or default_threads(), len(sizes), 3 * limit // max(1, largest))
-    name = parquet.schema_arrow.names[index]
+    # the leaf's own name: a nested column before it (a struct's fields are leaves of their
+    # own) shifts the leaf index away from the Arrow field index
+    name = metadata.schema.column(index).path
     if threads < 2 or largest > limit:
         for batch in parquet.iter_batches(batch_size=batch_rows, columns=[name]):
             yield batch.column(0)
