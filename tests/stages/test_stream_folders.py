@@ -12,7 +12,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tests.stages.test_stream_formats import assert_same, reviews, write_csv, write_jsonl
+from tests.stages.test_stream_formats import (
+    assert_same,
+    csv_field,
+    reviews,
+    write_csv,
+    write_jsonl,
+)
 from textpipe.artifacts import Store
 from textpipe.config import DownloadParams
 from textpipe.errors import InputError
@@ -173,6 +179,61 @@ configs:
 """
 
 
+SWAPPED_NAMES_README = """---
+dataset_info:
+  features:
+  - name: text
+    dtype: string
+  - name: label
+    dtype:
+      class_label:
+        names:
+          '0': pos
+          '1': neg
+---
+"""
+SIZES_README = """---
+dataset_info:
+  splits:
+  - name: train
+    num_examples: {train}
+  - name: test
+    num_examples: {test}
+---
+"""
+DEV_AND_VALIDATION_README = """---
+configs:
+- config_name: default
+  data_files:
+  - split: train
+    path: train.csv
+  - split: dev
+    path: dev.csv
+  - split: validation
+    path: valid.csv
+---
+"""
+
+
+def with_split_sizes(**sizes: int) -> str:
+    """CLASS_LABEL_README with the split sizes its `dataset_info` declares."""
+    declared = "  splits:\n" + "".join(
+        f"  - name: {name}\n    num_examples: {rows}\n" for name, rows in sizes.items()
+    )
+    return CLASS_LABEL_README.replace("---\n# a tiny", declared + "---\n# a tiny")
+
+
+def test_declared_split_sizes_that_hold_stream(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = imdb_like(
+        tmp_path / "imdb", readme=with_split_sizes(train=70, test=30, unsupervised=10)
+    )
+    chosen = routes(monkeypatch)
+    result = assert_same(tmp_path, monkeypatch, source=str(folder))
+    assert chosen[0] == "parquet" and result[0] == "ok"
+
+
 def test_what_datasets_alone_reads_goes_through_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -199,6 +260,31 @@ def test_what_datasets_alone_reads_goes_through_it(
             },
         ),
     }
+    csv_rows = "text,label\n" + "".join(
+        f"{csv_field(text)},{label}\n" for text, label in reviews(12)
+    )
+    # a csv folder declaring class names in another order: `datasets` casts the names to them
+    cases["csv with declared class names"] = write_folder(
+        tmp_path / "csv-declared",
+        {"README.md": SWAPPED_NAMES_README, "train.csv": csv_rows, "test.csv": csv_rows},
+    )
+    # split sizes the folder declares: `datasets` checks them after reading every row
+    cases["csv with declared split sizes"] = write_folder(
+        tmp_path / "csv-sizes",
+        {"README.md": SIZES_README.format(train=12, test=12), "train.csv": csv_rows},
+    )
+    cases["parquet of other sizes than declared"] = imdb_like(
+        tmp_path / "sizes", readme=with_split_sizes(train=25000, test=30, unsupervised=10)
+    )
+    cases["dev and validation"] = write_folder(
+        tmp_path / "dev-and-validation",
+        {
+            "README.md": DEV_AND_VALIDATION_README,
+            "train.csv": csv_rows,
+            "dev.csv": csv_rows,
+            "valid.csv": csv_rows,
+        },
+    )
     mixed = tmp_path / "mixed"
     (mixed / "data").mkdir(parents=True)
     pq.write_table(review_table(20), mixed / "data" / "train-00000-of-00002.parquet")
@@ -206,10 +292,32 @@ def test_what_datasets_alone_reads_goes_through_it(
         review_table(20, 1, labels="names"), mixed / "data" / "train-00001-of-00002.parquet"
     )
     cases["files of other schemas"] = mixed
+    results = {}
     for name, folder in cases.items():
         chosen = routes(monkeypatch)
-        assert_same(tmp_path / name, monkeypatch, through_datasets=True, source=str(folder))
+        results[name] = assert_same(
+            tmp_path / name, monkeypatch, through_datasets=True, source=str(folder)
+        )
         assert chosen[0] == "datasets", name
+    assert results["csv with declared class names"][3]["label_names"] == ["pos", "neg"]
+    assert "NonMatchingSplitsSizesError" in results["parquet of other sizes than declared"][2]
+    assert "ExpectedMoreSplitsError" in results["csv with declared split sizes"][2]
+
+
+def test_data_files_outside_the_folder_are_refused(tmp_path: Path) -> None:
+    """The cache key covers the folder's own visible files: a README naming others is refused
+    in one line, before anything is read."""
+    rows = "text,label\n" + "".join(f"{csv_field(text)},{label}\n" for text, label in reviews(12))
+    write_folder(tmp_path / "elsewhere", {"train.csv": rows})
+    for name, path in (("outside", "../elsewhere/train.csv"), ("hidden", ".cache/train.csv")):
+        readme = (
+            "---\nconfigs:\n- config_name: default\n  data_files:\n  - split: train\n"
+            f"    path: {path}\n---\n"
+        )
+        folder = write_folder(tmp_path / name, {"README.md": readme, ".cache/train.csv": rows})
+        with pytest.raises(InputError, match="outside the folder or in a hidden folder") as err:
+            download(params=DownloadParams(source=str(folder)), store=Store(tmp_path / "store"))
+        assert "\n" not in str(err.value)
 
 
 def test_folder_faults_are_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -326,7 +434,18 @@ def test_class_names_are_those_datasets_infers(
         result = assert_same(tmp_path / f"{folder.name}-out", monkeypatch, source=str(folder))
         assert chosen[0] == "parquet" and result[0] == "ok", folder.name
         assert result[3]["label_names"] == label_names, folder.name
-    for folder, label_names in ((int32, ["0", "1"]), (names, ["neg", "pos"])):
+    required = tmp_path / "required" / "data"  # a ClassLabel stored as a non-nullable int64
+    required.mkdir(parents=True)
+    schema = pa.schema([pa.field("text", pa.string()), pa.field("label", pa.int64(), False)])
+    pq.write_table(
+        hf_metadata(review_table(20).cast(schema), ["bad", "good"]),
+        required / "train-00000-of-00001.parquet",
+    )
+    for folder, label_names in (
+        (int32, ["0", "1"]),
+        (names, ["neg", "pos"]),
+        (required, ["0", "1"]),
+    ):
         file = str(folder / "train-00000-of-00001.parquet")  # one file: the same
         result = assert_same(tmp_path / f"{folder.parent.name}-file", monkeypatch, source=file)
         assert result[0] == "ok" and result[3]["label_names"] == label_names, folder.name

@@ -583,6 +583,7 @@ def _folder_source(folder: Path, cache_dir: Path | None) -> BatchSource | None:
     if reader is None:
         return None
     config = builder.config
+    _check_inside(folder, config.data_files or {})
     default = type(config)()
     changed = {
         field.name
@@ -623,33 +624,73 @@ def _folder_source(folder: Path, cache_dir: Path | None) -> BatchSource | None:
         if reader != "parquet":
             _check_utf8(paths[0])
     features = builder.info.features
-    if features is not None and reader != "parquet":
-        return None
-    if reader == "parquet":
-        try:
-            if features is None:  # the first file's own, as `datasets` infers them
-                first = next(iter(every_split.values()))[0]
-                features = datasets.Features.from_arrow_schema(pq_schema(first))
-            # `datasets` casts every file to the features: read here those already cast
-            expected = features.arrow_schema.remove_metadata()
-            for split, paths in every_split.items():
-                footers = [pq_metadata(path) for path in paths]
-                if any(pq_schema(path).remove_metadata() != expected for path in paths):
-                    return None
-                # `datasets` fails on a file whose first row group is empty; a split all empty
-                # gets `_stream_parquet`'s own error
-                if any(_empty_first_group(footer) for footer in footers) and (
-                    split.lower() not in SPLIT_ALIASES or any(footer.num_rows for footer in footers)
-                ):
-                    return None
-        except Exception:  # a damaged file or metadata: `datasets` reports it
-            return None
-        declared = {
-            name: list(feature.names) if isinstance(feature, datasets.ClassLabel) else None
-            for name, feature in features.items()
+    if reader != "parquet":
+        # declared types (`datasets` casts to them) or split sizes (it checks them after
+        # reading): what only `datasets` does
+        return (
+            BatchSource(reader, files, delimiter)
+            if features is None and not builder.info.splits
+            else None
+        )
+    try:
+        footers = {
+            split: [pq_metadata(path) for path in paths] for split, paths in every_split.items()
         }
-        return BatchSource(reader, files, delimiter, declared)
-    return BatchSource(reader, files, delimiter)
+        if features is None:  # the first file's own, as `datasets` infers them
+            first = next(iter(footers.values()))[0]
+            features = datasets.Features.from_arrow_schema(first.schema.to_arrow_schema())
+        # `datasets` casts every file to the features: read here those already cast
+        expected = features.arrow_schema.remove_metadata()
+        for split, split_footers in footers.items():
+            if any(
+                footer.schema.to_arrow_schema().remove_metadata() != expected
+                for footer in split_footers
+            ):
+                return None
+            # `datasets` fails on a file whose first row group is empty; a split all empty
+            # gets `_stream_parquet`'s own error
+            if any(_empty_first_group(footer) for footer in split_footers) and (
+                split.lower() not in SPLIT_ALIASES
+                or any(footer.num_rows for footer in split_footers)
+            ):
+                return None
+        if builder.info.splits:  # sizes the folder declares: `datasets` refuses others
+            from datasets.utils.info_utils import verify_splits
+
+            verify_splits(
+                builder.info.splits,
+                {
+                    split: datasets.SplitInfo(
+                        name=split, num_examples=sum(footer.num_rows for footer in split_footers)
+                    )
+                    for split, split_footers in footers.items()
+                },
+            )
+    except Exception:  # a damaged file or metadata, other sizes: `datasets` reports it
+        return None
+    declared = {
+        name: list(feature.names) if isinstance(feature, datasets.ClassLabel) else None
+        for name, feature in features.items()
+    }
+    return BatchSource(reader, files, delimiter, declared)
+
+
+def _check_inside(folder: Path, data_files: Any) -> None:
+    """Refuse a folder whose README names data files outside it or in hidden folders: the
+    folder's fingerprint (the cache key) covers its own visible files only.
+
+    Raises:
+        InputError: naming the first such file.
+    """
+    root = os.path.abspath(folder)
+    for paths in data_files.values():
+        for path in paths:
+            relative = Path(os.path.relpath(os.path.abspath(path), root))
+            if any(part.startswith(".") for part in relative.parts):
+                raise InputError(
+                    f"{folder}: its data file {path} lies outside the folder or in a hidden "
+                    "folder, which the cache key does not cover; move it into the folder."
+                )
 
 
 def _empty_first_group(footer: Any) -> bool:
@@ -663,13 +704,6 @@ def pq_metadata(path: Path) -> Any:
     import pyarrow.parquet as pq
 
     return pq.read_metadata(path)
-
-
-def pq_schema(path: Path) -> pa.Schema:
-    """A parquet file's Arrow schema, from its footer."""
-    import pyarrow.parquet as pq
-
-    return pq.read_schema(path)
 
 
 def _parquet_class_names(schema: pa.Schema, column: str) -> list[str] | None:
@@ -817,23 +851,25 @@ def _stream_parquet(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    opened = {
-        name: [(path, pq.ParquetFile(path, pre_buffer=False)) for path in paths]
-        for name, paths in source.files.items()
+    # footers first; a file is open only while it is read (a folder may hold many)
+    footers = {
+        name: [pq.read_metadata(path) for path in paths] for name, paths in source.files.items()
     }
-    schema = opened["train"][0][1].schema_arrow
+    schema = footers["train"][0].schema.to_arrow_schema()
     columns = list(schema.names)
     text_column, label_column = _pick_columns(columns, params)
     label_tables: dict[str, pa.Table] = {}
-    for name, parquets in opened.items():
-        for _, parquet in parquets:
-            _check_columns(name, list(parquet.schema_arrow.names), (text_column, label_column))
-        if sum(parquet.metadata.num_rows for _, parquet in parquets) == 0:
+    for name, paths in source.files.items():
+        for footer in footers[name]:
+            names = footer.schema.to_arrow_schema().names
+            _check_columns(name, list(names), (text_column, label_column))
+        if sum(footer.num_rows for footer in footers[name]) == 0:
             raise InputError(f"The {name} split of {params.source!r} is empty.")
-        label_tables[name] = pa.concat_tables(
-            parquet.read(columns=[label_column]).rename_columns(["label"])
-            for _, parquet in parquets
-        ).combine_chunks()
+        pieces = []
+        for path in paths:
+            with pq.ParquetFile(path, pre_buffer=False) as parquet:
+                pieces.append(parquet.read(columns=[label_column]).rename_columns(["label"]))
+        label_tables[name] = pa.concat_tables(pieces).combine_chunks()
     if source.declared is not None:
         class_names = source.declared.get(label_column)
     else:
@@ -843,17 +879,15 @@ def _stream_parquet(
     label_names, ids, selections, labels_out = _labelled_selections(
         label_tables, class_names, params, label_column
     )
-    for split, parquets in opened.items():
+    for split, paths in source.files.items():
         outputs = {name: rows for name, (origin, rows) in selections.items() if origin == split}
-        texts = _parquet_texts(parquets, split, text_column)
+        texts = _parquet_texts(paths, split, text_column)
         _write_selected(directory, outputs, texts, ids[split], len(ids[split]))
     splits = _split_stats(selections, labels_out, label_names)
     return splits, label_names, {"text": text_column, "label": label_column}
 
 
-def _parquet_texts(
-    parquets: list[tuple[Path, Any]], split: str, text_column: str
-) -> Iterator[pa.Array]:
+def _parquet_texts(paths: list[Path], split: str, text_column: str) -> Iterator[pa.Array]:
     """A parquet split's text column as strings, file after file, in pieces of about a chunk
     of text (tables.chunk_bytes).
 
@@ -863,25 +897,26 @@ def _parquet_texts(
     """
     import pyarrow as pa
     import pyarrow.compute as pc
+    import pyarrow.parquet as pq
 
     from textpipe.stages.tables import chunk_bytes
 
     nulls = 0
-    for path, parquet in parquets:
-        metadata = parquet.metadata
-        # the leaf column's index in the Parquet schema (nested columns have several leaves)
-        index = [metadata.schema.column(leaf).path for leaf in range(metadata.num_columns)].index(
-            text_column
-        )
-        stored = sum(
-            metadata.row_group(group).column(index).total_uncompressed_size
-            for group in range(metadata.num_row_groups)
-        )
-        per_row = max(1, stored // max(1, metadata.num_rows))
-        batch_rows = max(1024, chunk_bytes() // per_row)
-        for text in _parquet_column(path, parquet, index, batch_rows):
-            nulls += text.null_count
-            yield text if text.type == pa.string() else pc.cast(text, pa.string())
+    for path in paths:
+        with pq.ParquetFile(path, pre_buffer=False) as parquet:
+            metadata = parquet.metadata
+            # the leaf column's index in the Parquet schema (nested columns have several leaves)
+            leaves = [metadata.schema.column(leaf).path for leaf in range(metadata.num_columns)]
+            index = leaves.index(text_column)
+            stored = sum(
+                metadata.row_group(group).column(index).total_uncompressed_size
+                for group in range(metadata.num_row_groups)
+            )
+            per_row = max(1, stored // max(1, metadata.num_rows))
+            batch_rows = max(1024, chunk_bytes() // per_row)
+            for text in _parquet_column(path, parquet, index, batch_rows):
+                nulls += text.null_count
+                yield text if text.type == pa.string() else pc.cast(text, pa.string())
     if nulls:
         raise InputError(
             f"{nulls} rows of the {split} split have no text (column {text_column!r})."
