@@ -7,8 +7,8 @@ of an eager step loop, autograd per step; (c) the same loop in TorchScript; (b) 
 the hoisted product, TorchScript step loops without autograd, and the backward pass through
 time written out. Layer level: `FusedGRU` and `Bidirectional(FusedGRU)`, masked and unmasked,
 with (b) in place of `torch._VF.gru` (`install`) against textpipe's own path. Calls alternate;
-best and median of `--repeats`. Not wired into textpipe: 1.3-1.9x, below the 1.8x asked for
-(BENCHMARKS.md).
+best and median of `--repeats`. Not wired into textpipe: (b) measured 1.2-1.45x at kernel
+level and 1.3-1.7x for the layers (BENCHMARKS.md), below the 1.8x asked for.
 
 Usage:
     KERAS_BACKEND=torch python bench/issue11/gru_micro.py [--repeats 25]
