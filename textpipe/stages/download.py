@@ -578,12 +578,12 @@ def _folder_source(folder: Path, cache_dir: Path | None) -> BatchSource | None:
         )
     except Exception:  # the `datasets` route reports it
         return None
+    config = builder.config
+    _check_inside(folder, config.data_files or {})  # whichever route reads them
     readers = ((Parquet, "parquet"), (Csv, "csv"), (Json, "json"))
     reader = next((name for kind, name in readers if isinstance(builder, kind)), None)
     if reader is None:
         return None
-    config = builder.config
-    _check_inside(folder, config.data_files or {})
     default = type(config)()
     changed = {
         field.name
