@@ -23,8 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -36,6 +34,7 @@ import pyarrow.parquet as pq
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from scale import TRAIN_ROWS, compiled_copy  # noqa: E402
+from scale import timed as scale_timed  # noqa: E402
 
 
 def build_files(folder: Path, size: int, mirror: Path) -> dict[str, tuple[Path, Path]]:
@@ -90,23 +89,10 @@ def build_folder(folder: Path, size: int, mirror: Path, rows_per_file: int = 100
 
 
 def timed(command: list[str], env: dict[str, str], lock: str | None) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of one process (/usr/bin/time -v)."""
-    prefix = ["flock", lock] if lock else []
+    """Wall seconds and peak RSS (MB) of one process (/usr/bin/time -v), in a scratch folder,
+    under ``lock`` (its wait not counted)."""
     with tempfile.TemporaryDirectory() as cwd:
-        result = subprocess.run(
-            [*prefix, "/usr/bin/time", "-v", *command],
-            env=env,
-            capture_output=True,
-            text=True,
-            cwd=cwd,
-        )
-    if result.returncode:
-        raise SystemExit(f"failed: {' '.join(command)}\n{result.stdout}\n{result.stderr[-3000:]}")
-    wall = re.search(r"Elapsed \(wall clock\) time.*: (?:(\d+):)?(\d+):([\d.]+)", result.stderr)
-    hours, minutes, seconds = wall.groups()
-    elapsed = int(hours or 0) * 3600 + int(minutes) * 60 + float(seconds)
-    rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", result.stderr).group(1))
-    return elapsed, rss / 1024
+        return scale_timed(command, env, cwd, ("flock", lock) if lock else ())
 
 
 def main() -> None:

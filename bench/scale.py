@@ -38,14 +38,21 @@ python_loop(train, test, size={size}, length={length}, strip_html=True, variant=
 """
 
 
-def timed(command: list[str], env: dict[str, str], cwd: str = "/tmp") -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of one process, from /usr/bin/time -v.
+def timed(
+    command: list[str], env: dict[str, str], cwd: str = "/tmp", prefix: tuple[str, ...] = ()
+) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of one process, from /usr/bin/time -v; ``prefix`` runs
+    before the timing (`flock LOCK`: the wait for the lock is not counted).
 
     Run outside any checkout: `python -m` puts the working directory first on sys.path, before
     PYTHONPATH, so a run from a checkout would import that checkout's textpipe.
     """
     result = subprocess.run(
-        ["/usr/bin/time", "-v", *command], env=env, capture_output=True, text=True, cwd=cwd
+        [*prefix, "/usr/bin/time", "-v", *command],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
     )
     if result.returncode:
         raise SystemExit(f"failed: {' '.join(command)}\n{result.stdout}\n{result.stderr[-3000:]}")
