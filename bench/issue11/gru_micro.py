@@ -24,6 +24,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
 import keras
@@ -214,8 +215,8 @@ def install(use: bool = True) -> None:
     fused_rnn.torch_recurrence = with_hand_written_gru if use else ORIGINAL_RECURRENCE
 
 
-def compiled_kernel(steps: int, repeats: int) -> None:
-    """(d) torch.compile (inductor, a C++ kernel) of (a), unrolled over `steps` steps."""
+def kernel_caller(steps: int) -> Callable[[Callable[..., Any]], Callable[[], None]]:
+    """For one seeded batch of `steps` steps: a kernel -> a call of its forward + backward."""
     torch.manual_seed(0)
     x = torch.randn(BATCH, steps, FEATURES, requires_grad=True)
     h0 = torch.zeros(BATCH, UNITS)
@@ -226,15 +227,21 @@ def compiled_kernel(steps: int, repeats: int) -> None:
         torch.zeros(3 * UNITS, requires_grad=True),
     ]
     output_weights = torch.randn(BATCH, steps, UNITS)
-    compiled = torch.compile(hoisted_autograd, dynamic=False)
 
-    def call(kernel):
+    def call(kernel: Callable[..., Any]) -> Callable[[], None]:
         def run() -> None:
             out, _ = kernel(x, h0, *weights)
             (out * output_weights).sum().backward()
 
         return run
 
+    return call
+
+
+def compiled_kernel(steps: int, repeats: int) -> None:
+    """(d) torch.compile (inductor, a C++ kernel) of (a), unrolled over `steps` steps."""
+    call = kernel_caller(steps)
+    compiled = torch.compile(hoisted_autograd, dynamic=False)
     start = time.perf_counter()
     call(compiled)()
     print(
@@ -280,23 +287,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     check_gradients()
-    torch.manual_seed(0)
-    x = torch.randn(BATCH, STEPS, FEATURES, requires_grad=True)
-    h0 = torch.zeros(BATCH, UNITS)
-    weights = [
-        (torch.randn(3 * UNITS, FEATURES) * 0.2).requires_grad_(),
-        (torch.randn(3 * UNITS, UNITS) * 0.2).requires_grad_(),
-        torch.zeros(3 * UNITS, requires_grad=True),
-        torch.zeros(3 * UNITS, requires_grad=True),
-    ]
-    output_weights = torch.randn(BATCH, STEPS, UNITS)
-
-    def kernel_call(kernel):
-        def call() -> None:
-            out, _ = kernel(x, h0, *weights)
-            (out * output_weights).sum().backward()
-
-        return call
+    kernel_call = kernel_caller(STEPS)
 
     print(f"kernel, every step, forward + backward ({BATCH} x {STEPS} x {FEATURES} -> {UNITS})")
     kernels = {
