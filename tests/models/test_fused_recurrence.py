@@ -19,6 +19,7 @@ import pytest
 from textpipe.models import build_model, fused_rnn
 from textpipe.models import layers as zoo_layers
 from textpipe.models.layers import FusedGRU, FusedLSTM
+from textpipe.stages.train import supports_jit
 
 BACKEND = keras.backend.backend()
 FUSED = {"lstm": FusedLSTM, "gru": FusedGRU}
@@ -233,12 +234,12 @@ def test_zoo_model_predicts_and_trains_as_with_keras_layers(name, pooling):
     )
 
     # One SGD step each: equal weights after it means equal gradients. XLA as `textpipe
-    # train` compiles (on TensorFlow and JAX).
+    # train` compiles (on TensorFlow and JAX, where every layer has an XLA form).
     for each in (model, reference):
         each.compile(
             optimizer=keras.optimizers.SGD(learning_rate=0.5),
             loss=keras.losses.BinaryCrossentropy(from_logits=True),
-            jit_compile=BACKEND != "torch",
+            jit_compile=BACKEND != "torch" and supports_jit(each),
         )
         each.train_on_batch(token_ids, labels)
     for got, expected, variable in zip(
@@ -412,11 +413,87 @@ def test_hoisted_kernel_gives_keras_masked_results(cell_type, options, monkeypat
 
 
 @pytest.mark.skipif(BACKEND != "tensorflow", reason="TensorFlow's choice of kernel")
-def test_tensorflow_cpu_runs_the_masked_loop_with_the_input_product_hoisted():
+def test_tensorflow_cpu_runs_lstms_on_its_fused_kernel_and_masked_grus_hoisted():
     import tensorflow as tf
 
     if tf.config.list_logical_devices("GPU"):
         pytest.skip("a GPU: Keras's cuDNN kernel takes the mask")
-    assert zoo_layers.recurrence_kernel("lstm", masked=True) == "hoisted"
+    assert zoo_layers.recurrence_kernel("lstm", masked=True) == "tf-block"
+    assert zoo_layers.recurrence_kernel("lstm", masked=False) == "tf-block"
     assert zoo_layers.recurrence_kernel("gru", masked=True) == "hoisted"
-    assert zoo_layers.recurrence_kernel("lstm", masked=False) is None
+    assert zoo_layers.recurrence_kernel("gru", masked=False) is None
+
+
+def _tensorflow_gradients(
+    layer: keras.layers.Layer, sequences: np.ndarray, mask: np.ndarray | None
+) -> list:
+    import tensorflow as tf
+
+    inputs = tf.constant(sequences)
+    with tf.GradientTape() as tape:
+        tape.watch(inputs)
+        results = layer(inputs, mask=mask)
+        results = results if isinstance(results, list | tuple) else [results]
+        # a weighted sum, so that every output step, state and unit gets its own gradient
+        generator = np.random.default_rng(2)
+        total = sum(
+            tf.reduce_sum(part * generator.normal(size=part.shape).astype("float32"))
+            for part in results
+        )
+    return [_numpy(g) for g in tape.gradient(total, [inputs, *layer.trainable_weights])]
+
+
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="TensorFlow's fused CPU LSTM kernel")
+@pytest.mark.parametrize("shards", [1, 2, 4], ids=["1-shard", "2-shards", "4-shards"])
+@pytest.mark.parametrize("options", LAYER_OPTIONS, ids=_options_id)
+def test_tensorflow_block_kernel_gives_keras_outputs_states_and_gradients(
+    options, shards, monkeypatch
+):
+    """`BlockLSTM` (its gates reordered) gives Keras's masked outputs, final states and
+    gradients, under right padding, left padding, holes and no mask, with the batch of 6 rows
+    split into 1, 2 or 4 parts (uneven ones included). Gradients are where a kernel with the
+    wrong gate order or `BlockLSTMV2`'s gradient would fail."""
+    monkeypatch.setattr(zoo_layers, "recurrence_kernel", lambda *_, **__: "tf-block")
+    tf_block_lstm = fused_rnn.tf_block_lstm
+    calls = []
+
+    def sharded(*args, **kwargs):
+        calls.append(shards)
+        return tf_block_lstm(*args, **{**kwargs, "shards": shards})
+
+    monkeypatch.setattr(fused_rnn, "tf_block_lstm", sharded)
+    sequences, mask = _right_padded()
+    holes = mask.copy()
+    holes[0, [1, 4]] = False
+    for each in (mask, mask[:, ::-1].copy(), holes, None):
+        reference, fused = _pair("lstm", return_state=True, **options)
+        for got, expected in zip(
+            fused(sequences, mask=each), reference(sequences, mask=each), strict=True
+        ):
+            np.testing.assert_allclose(_numpy(got), _numpy(expected), atol=1e-5)
+        for got, expected in zip(
+            _tensorflow_gradients(fused, sequences, each),
+            _tensorflow_gradients(reference, sequences, each),
+            strict=True,
+        ):
+            np.testing.assert_allclose(got, expected, atol=1e-4)
+    assert calls  # the block kernel ran
+
+
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="XLA and TensorFlow's fused CPU kernel")
+def test_a_tensorflow_cpu_lstm_model_trains_without_xla_and_without_a_warning():
+    import warnings
+
+    import tensorflow as tf
+
+    from textpipe.stages.train import compile_model
+
+    if tf.config.list_logical_devices("GPU"):
+        pytest.skip("a GPU: cuDNN")
+    for name, xla in (("bilstm", False), ("lstm", False), ("gru", True), ("bag", True)):
+        model = build_model(name, vocab_size=50, length=16, num_classes=2, embedding_dim=8, units=8)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            compile_model(model, num_classes=2, learning_rate=1e-3, jit_compile=True)
+        assert model.jit_compile is xla, name
+        model.train_on_batch(_token_rows(), np.array([1, 0, 1, 0, 1], "float32").reshape(-1, 1))

@@ -19,17 +19,22 @@ by each row's length, which is what the fused kernels take:
   moved to the front, the carried state recorded at every step and the one at each row's last
   real step picked out afterwards (as `jax.experimental.rnn`'s own reference implementation
   does): no per-step `where`.
-- TensorFlow on a CPU: Keras's own masked loop (`backend.rnn`, which takes any mask), with
-  every step's input product done before it in one matrix product (`hoisted_recurrence`):
-  0.76-0.89x the time of Keras's loop, where the cells do that product at every step.
+- An LSTM on a TensorFlow CPU: TensorFlow's fused LSTM op, `BlockLSTM` (`tf_block_lstm`), over
+  every step of every row up to the longest, each row's results taken at its length, the
+  batch split into one part per core (the op runs on one); masked or not. It has no XLA
+  form, so a model holding it trains without XLA (`FusedLSTM.supports_jit`).
+- A masked GRU on a TensorFlow CPU: Keras's own masked loop (`backend.rnn`, which takes any
+  mask), with every step's input product done before it in one matrix product
+  (`hoisted_recurrence`): 0.76-0.89x the time of Keras's loop, where the cells do that
+  product at every step.
 - JAX on a CPU: Keras's own masked loop, which measured within this machine's spread of its
   unmasked one there (0.89-1.19x for an LSTM), and faster than both loops above.
 - TensorFlow on a GPU: Keras's own cuDNN path, which already takes right-padded masks.
 
-Any mask works: for the torch, cuDNN and scan kernels each row's real steps are moved to its
-front (a right-padded row stays as it is), the kernel runs over them, and the outputs are put
-back at their steps; a backward layer does the same over the reversed steps. The hoisted loop
-takes the mask as Keras's loop does.
+Any mask works: for the torch, BlockLSTM, cuDNN and scan kernels each row's real steps are
+moved to its front (a right-padded row stays as it is), the kernel runs over them, and the
+outputs are put back at their steps; a backward layer does the same over the reversed steps.
+The hoisted loop takes the mask as Keras's loop does.
 
 The results follow Keras's conventions for a masked layer exactly (tests compare against it):
 outputs at padded steps are zeros (or, forward with `zero_output_for_mask=False`, the last real
@@ -377,6 +382,109 @@ def scan_recurrence(
         start += width
     processed = carried[..., : widths[0]]
     return processed, _for_empty_rows(lengths, final[0], ops.zeros_like(final[0])), final
+
+
+# --------------------------------------------------------------------------------------------
+# TensorFlow on a CPU: the fused LSTM kernel (`BlockLSTM`) over every step of every row.
+# --------------------------------------------------------------------------------------------
+
+
+def _icfo(matrix: Any) -> Any:
+    """Keras's LSTM gate order (i, f, c, o) as `BlockLSTM` takes it (i, c, f, o)."""
+    import tensorflow as tf
+
+    input_gate, forget_gate, candidate, output_gate = tf.split(matrix, 4, axis=-1)
+    return tf.concat([input_gate, candidate, forget_gate, output_gate], axis=-1)
+
+
+def tf_block_lstm(
+    sequences: Any,
+    initial_state: list[Any],
+    lengths: Any | None,
+    weights: list[Any],
+    *,
+    shards: int | None = None,
+) -> tuple[Any, Any, list[Any]]:
+    """Runs TensorFlow's fused CPU LSTM kernel (`BlockLSTM`) over each row's first steps.
+
+    One op runs the whole sequence, forward and backward (`BlockLSTMGrad`), instead of a
+    `while` loop of small ops. It takes no per-row lengths, only the longest (steps after it
+    give zeros), so each row's results are taken at its length, as `torch_recurrence` does
+    unpacked; the kernel also returns the cell state at every step, so the final `c` is right
+    for every row. `BlockLSTMV2` takes Keras's gate order but its registered gradient is wrong
+    in TensorFlow 2.21 (it disagrees with finite differences), hence `BlockLSTM` with the gates
+    reordered, no forget bias and no clipping. The op runs on one core: the rows are split into
+    `shards` parts (default: one per core) that TensorFlow runs side by side.
+
+    Args:
+        sequences: `(batch, steps, features)`, real steps first in each row.
+        initial_state: `[h, c]`, each `(batch, units)`.
+        lengths: int `(batch,)`, or None for every step of every row.
+        weights: Keras's kernel, recurrent kernel and bias.
+        shards: Parts of the batch run as separate ops.
+
+    Returns:
+        As `torch_recurrence`: outputs in processing order (zeros after the longest row, and
+        what the kernel computed after shorter rows' lengths: callers mask them), the output
+        after each row's last real step, and the final `[h, c]`.
+    """
+    import tensorflow as tf
+
+    kernel, recurrent_kernel, bias = weights
+    fused_weights = _icfo(tf.concat([kernel, recurrent_kernel], axis=0))
+    fused_bias = _icfo(bias)
+    batch = tf.shape(sequences)[0]
+    if lengths is None:
+        lengths = tf.fill([batch], tf.shape(sequences)[1])
+    lengths = tf.cast(lengths, tf.int32)
+    shards = shards or cpu_cores()
+    processed, final_h, final_c = [], [], []
+    for shard in range(shards):
+        # rows [batch * shard // shards, batch * (shard + 1) // shards): any batch size
+        begin, end = batch * shard // shards, batch * (shard + 1) // shards
+        part = [value[begin:end] for value in (sequences, lengths, *initial_state)]
+        outputs, h, c = _block_lstm_rows(*part, fused_weights, fused_bias)
+        processed.append(outputs)
+        final_h.append(h)
+        final_c.append(c)
+    processed = tf.concat(processed, axis=0)
+    final = [tf.concat(final_h, axis=0), tf.concat(final_c, axis=0)]
+    last_output = _for_empty_rows(lengths, final[0], tf.zeros_like(final[0]))
+    return processed, last_output, final
+
+
+def _block_lstm_rows(
+    sequences: Any, lengths: Any, h: Any, c: Any, weights: Any, bias: Any
+) -> tuple[Any, Any, Any]:
+    """`BlockLSTM` over some rows: every step's `h`, and `h` and `c` at each row's length."""
+    import tensorflow as tf
+
+    no_peephole = tf.zeros_like(bias[: tf.shape(h)[1]])
+    _, cells, _, _, _, _, outputs = tf.raw_ops.BlockLSTM(
+        seq_len_max=tf.cast(tf.reduce_max(tf.concat([lengths, [1]], axis=0)), tf.int64),
+        x=tf.transpose(sequences, [1, 0, 2]),
+        cs_prev=c,
+        h_prev=h,
+        w=weights,
+        wci=no_peephole,
+        wcf=no_peephole,
+        wco=no_peephole,
+        b=bias,
+        forget_bias=0.0,
+        cell_clip=-1.0,
+        use_peephole=False,
+    )
+    at_last = tf.stack([tf.maximum(lengths - 1, 0), tf.range(tf.shape(lengths)[0])], axis=1)
+    final_h = _for_empty_rows(lengths, tf.gather_nd(outputs, at_last), h)
+    final_c = _for_empty_rows(lengths, tf.gather_nd(cells, at_last), c)
+    return tf.transpose(outputs, [1, 0, 2]), final_h, final_c
+
+
+def cpu_cores() -> int:
+    """The cores this process may run on."""
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 # --------------------------------------------------------------------------------------------

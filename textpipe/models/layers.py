@@ -453,12 +453,13 @@ def recurrence_kernel(cell_type: str, *, masked: bool) -> str | None:
     Returns:
         "torch" (torch's fused kernel: packed sequences on a GPU, every step on a CPU; masked
         or not), "jax-cudnn" (`jax.experimental.rnn`, an LSTM on a JAX GPU), "scan" (the
-        unmasked loop over the real steps: a GRU on a JAX GPU), "hoisted" (Keras's masked loop
-        with the input product taken out of it: masked on a TensorFlow CPU, where it measured
-        0.76-0.89x Keras's loop; slower on JAX), or None for Keras's own path: unmasked on
-        TensorFlow and JAX, which Keras runs on cuDNN itself where it can; masked on a
-        TensorFlow GPU, where Keras's cuDNN kernel takes right-padded masks; masked on a JAX
-        CPU (BENCHMARKS.md).
+        unmasked loop over the real steps: a GRU on a JAX GPU), "tf-block" (TensorFlow's
+        fused CPU LSTM kernel, `BlockLSTM`, masked or not: an LSTM on a TensorFlow CPU),
+        "hoisted" (Keras's masked loop with the input product taken out of it: a masked GRU
+        on a TensorFlow CPU, where it measured 0.76-0.89x Keras's loop; slower on JAX), or
+        None for Keras's own path: unmasked GRUs on TensorFlow and JAX, and unmasked LSTMs on
+        JAX, which Keras runs on cuDNN itself where it can; masked on a TensorFlow GPU, where
+        Keras's cuDNN kernel takes right-padded masks; masked on a JAX CPU (BENCHMARKS.md).
     """
     backend = keras.backend.backend()
     if backend == "torch":
@@ -468,12 +469,32 @@ def recurrence_kernel(cell_type: str, *, masked: bool) -> str | None:
 
         if jax.default_backend() == "gpu":
             return "jax-cudnn" if cell_type == "lstm" else "scan"
-    if backend == "tensorflow" and masked:
-        import tensorflow as tf
-
-        if not tf.config.list_logical_devices("GPU"):
-            return "hoisted"
+    if backend == "tensorflow" and not _tensorflow_gpu():
+        if cell_type == "lstm":
+            return "tf-block"
+        return "hoisted" if masked else None
     return None
+
+
+def _tensorflow_gpu() -> bool:
+    import tensorflow as tf
+
+    return bool(tf.config.list_logical_devices("GPU"))
+
+
+def _fused_kernel_applies(layer: keras.layers.LSTM | keras.layers.GRU, cell_type: str) -> bool:
+    """Whether the layer is one a fused kernel computes (as cuDNN's conditions in Keras)."""
+    cell = layer.cell
+    return not (
+        layer.use_cudnn is False
+        or layer.unroll
+        or cell.dropout
+        or cell.recurrent_dropout
+        or not cell.use_bias
+        or cell.activation is not keras.activations.tanh
+        or cell.recurrent_activation is not keras.activations.sigmoid
+        or (cell_type == "gru" and not cell.reset_after)
+    )
 
 
 def _fused_inner_loop(
@@ -492,20 +513,15 @@ def _fused_inner_loop(
     from textpipe.models import fused_rnn
 
     cell = layer.cell
-    if (
-        layer.use_cudnn is False
-        or layer.unroll
-        or cell.dropout
-        or cell.recurrent_dropout
-        or not cell.use_bias
-        or cell.activation is not keras.activations.tanh
-        or cell.recurrent_activation is not keras.activations.sigmoid
-        or (cell_type == "gru" and not cell.reset_after)
-    ):
+    if not _fused_kernel_applies(layer, cell_type):
         return None
     kernel = recurrence_kernel(cell_type, masked=mask is not None)
     if kernel is None:
         return None
+    if kernel == "tf-block" and keras.backend.standardize_dtype(sequences.dtype) != "float32":
+        kernel = "hoisted" if mask is not None else None  # BlockLSTM's CPU kernel: float32
+        if kernel is None:
+            return None
     weights = [
         ops.convert_to_tensor(cell.kernel),
         ops.convert_to_tensor(cell.recurrent_kernel),
@@ -530,7 +546,12 @@ def _fused_inner_loop(
         # order; so do we.
         sequences = ops.flip(sequences, axis=1)
         mask = None if mask is None else ops.flip(mask, axis=1)
-    if mask is None:  # torch only: its kernel, every step of every row
+    if mask is None and kernel == "tf-block":
+        processed, last_output, final = fused_rnn.tf_block_lstm(
+            sequences, initial_state, None, weights, shards=getattr(layer, "kernel_shards", None)
+        )
+        return last_output, processed, final
+    if mask is None:  # torch: its kernel, every step of every row
         processed, last_output, final = fused_rnn.torch_recurrence(
             cell_type,
             sequences,
@@ -557,6 +578,10 @@ def _fused_inner_loop(
             fused_rnn.torch_weights(cell_type, *weights),
             training=_torch_grad_enabled(),
             packed=_torch_packed(layer, cell_type, sequences),
+        )
+    elif kernel == "tf-block":
+        processed, _, final = fused_rnn.tf_block_lstm(
+            moved, initial_state, lengths, weights, shards=getattr(layer, "kernel_shards", None)
         )
     elif kernel == "jax-cudnn":
         processed, _, final = fused_rnn.jax_cudnn_lstm(
@@ -630,10 +655,23 @@ class FusedLSTM(_FusedRecurrence, keras.layers.LSTM):
     `textpipe.models.fused_rnn` for what runs where); layers that cuDNN could not run either
     (other activations, dropout inside the layer, `use_cudnn=False`) take Keras's own path. A
     `.keras` file keeps Keras's weight layout, so it loads and predicts the same on every
-    backend.
+    backend. On a TensorFlow CPU its kernel (`BlockLSTM`) has no XLA form, so a model holding
+    it runs without XLA there (`supports_jit`, which Keras's `jit_compile` reads).
     """
 
     cell_kind = "lstm"
+    # Parts of each batch run side by side by TensorFlow's CPU kernel; None: one per core.
+    # `FusedBidirectional` halves it, its two directions already running side by side.
+    kernel_shards: int | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if (
+            keras.backend.backend() == "tensorflow"
+            and self.compute_dtype == "float32"
+            and _fused_kernel_applies(self, "lstm")
+        ):
+            self.supports_jit = recurrence_kernel("lstm", masked=True) != "tf-block"
 
 
 @keras.saving.register_keras_serializable(package="textpipe")
@@ -644,3 +682,19 @@ class FusedGRU(_FusedRecurrence, keras.layers.GRU):
     """
 
     cell_kind = "gru"
+
+
+@keras.saving.register_keras_serializable(package="textpipe")
+class FusedBidirectional(keras.layers.Bidirectional):
+    """`keras.layers.Bidirectional`, whose `FusedLSTM`s split each batch across half the cores
+    each on a TensorFlow CPU (their two directions already run side by side there; split
+    across every core each, an imdb-bilstm step measured slower). Same arguments, weights and
+    results as `keras.layers.Bidirectional`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        from textpipe.models.fused_rnn import cpu_cores
+
+        for each in (self.forward_layer, self.backward_layer):
+            if isinstance(each, FusedLSTM):
+                each.kernel_shards = max(1, cpu_cores() // 2)

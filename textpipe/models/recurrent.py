@@ -14,7 +14,13 @@ import keras
 from keras import layers
 
 from textpipe.models.head import classifier_head, functional_model, layer_dtype, token_input
-from textpipe.models.layers import FusedGRU, FusedLSTM, MaskedMaxPooling, MaskedMeanPooling
+from textpipe.models.layers import (
+    FusedBidirectional,
+    FusedGRU,
+    FusedLSTM,
+    MaskedMaxPooling,
+    MaskedMeanPooling,
+)
 
 # Keras's LSTM and GRU, with the masked recurrence on each backend's fused kernel
 # (textpipe.models.fused_rnn); weights and results are Keras's.
@@ -84,7 +90,7 @@ def build_recurrent(
             name=f"{cell}_{index + 1}",
         )
         if merge_mode is not None:
-            recurrent = layers.Bidirectional(
+            recurrent = FusedBidirectional(
                 recurrent, merge_mode=merge_mode, dtype=dtype, name=f"{name}_{index + 1}"
             )
         hidden = recurrent(hidden)

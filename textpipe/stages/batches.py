@@ -37,6 +37,8 @@ MIN_WIDTH_STEP = 32
 MAX_WIDTHS = 8
 # Batches read in one Python call by fit_input on TensorFlow (about 1 MB of ids at length 256).
 RUN_BATCHES = 16
+# Batches fit_input keeps ready ahead of the model on TensorFlow.
+PREFETCH_BATCHES = 2
 
 
 def width_step(length: int) -> int:
@@ -328,7 +330,14 @@ def fit_input(dataset: Any) -> Any:
     if dataset.lengths is not None:
         signature = (tf.TensorSpec((None, None, None), signature[0].dtype), *signature[1:])
     pipeline = tf.data.Dataset.from_generator(dataset.runs, output_signature=signature)
-    pipeline = pipeline.unbatch().prefetch(tf.data.AUTOTUNE)
+    pipeline = pipeline.unbatch().prefetch(PREFETCH_BATCHES)
+    # tf.data's autotuner would end each pass over the batches only when its thread next wakes,
+    # at 10 ms, 30 ms, 70 ms, ..., 2.55 s, 5.11 s, 10.23 s after the pass began (its period
+    # doubles): measured here, epochs of 7.4-8.5 s took 10.23-10.27 s with it
+    # (BENCHMARKS.md). Nothing in this pipeline has a setting for it to tune.
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    pipeline = pipeline.with_options(options)
     return pipeline.apply(tf.data.experimental.assert_cardinality(len(dataset)))
 
 

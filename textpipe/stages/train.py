@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from textpipe.artifacts import Artifact, Outcome, Store, write_text_atomic
-from textpipe.backend import backend_name, describe_device, has_gpu, load_keras
+from textpipe.backend import backend_name, describe_device, load_keras
 from textpipe.config import MODEL_OPTION_NAMES, TrainParams
 from textpipe.distribute import Placement, place, produce_together
 from textpipe.errors import ArtifactError, ConfigError, InputError
@@ -130,10 +130,11 @@ STAGE = Stage(
 
 
 def _resolve_jit_compile(setting: str, info_recurrent: bool) -> bool:
-    """XLA: on for TensorFlow and JAX (25% faster LSTM epochs on CPU), except where Keras cannot.
+    """XLA: on for TensorFlow and JAX, but for recurrent models on TensorFlow; torch runs eagerly.
 
-    On a TensorFlow GPU the cuDNN recurrent kernels are not XLA-compatible, so recurrent models
-    stay on cuDNN there; torch runs eagerly.
+    On a TensorFlow GPU the cuDNN recurrent kernels are not XLA-compatible; on a TensorFlow CPU
+    an LSTM runs on a kernel with no XLA form (`BlockLSTM`), and the masked GRU loop measured
+    1.4-2x slower under XLA than without (BENCHMARKS.md, issue 11).
     """
     if setting == "on":
         return True
@@ -142,7 +143,7 @@ def _resolve_jit_compile(setting: str, info_recurrent: bool) -> bool:
     backend = backend_name()
     if backend == "torch":
         return False
-    return not (backend == "tensorflow" and info_recurrent and has_gpu())
+    return not (backend == "tensorflow" and info_recurrent)
 
 
 def load_trained_model(
@@ -264,8 +265,15 @@ def compile_model(
         optimizer=keras.optimizers.Adam(learning_rate=rate),
         loss=loss,
         metrics=metrics,
-        jit_compile=jit_compile,
+        # a layer without an XLA form (an LSTM on a TensorFlow CPU) turns it off; asked here,
+        # Keras would warn that it does
+        jit_compile=jit_compile and supports_jit(model),
     )
+
+
+def supports_jit(model: keras.Model) -> bool:
+    """Whether every layer of the model, nested ones included, can run under XLA."""
+    return all(layer.supports_jit for layer in model._flatten_layers())
 
 
 def _make_callback(
