@@ -16,6 +16,8 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).parents[1]))
 from zoo_backends import _epoch, alternate_epochs, preset_rows
 
@@ -43,12 +45,15 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS))
     parser.add_argument("--model", help="this zoo model instead of the preset's (gru, bigru)")
+    parser.add_argument("--steps", type=int, help="keep only the first STEPS columns of each row")
     args = parser.parse_args()
     keras = load_keras()
     store = Store()
     default_kernel = zoo_layers.recurrence_kernel
     for name in args.preset:
         config, data, ids, labels, _ = preset_rows(name, store, args.rows)
+        if args.steps:  # right-padded: the first columns hold each row's first tokens
+            ids = np.ascontiguousarray(ids[:, : args.steps])
         params = config.train
         model_name = args.model or params.model
         batches = sequence_batches(
@@ -73,8 +78,6 @@ def main() -> None:
             model = keras.models.clone_model(built)
             model.set_weights(built.get_weights())
             for layer in model._flatten_layers():
-                if jit:  # forced: FusedLSTM declares no XLA form on a TensorFlow CPU
-                    layer.supports_jit = True
                 if shards is not None and hasattr(layer, "kernel_shards"):
                     layer.kernel_shards = shards
             compile_model(
@@ -100,6 +103,7 @@ def main() -> None:
                     "preset": name,
                     "model": model_name,
                     "rows": len(ids),
+                    "steps": int(ids.shape[1]),
                     "warmup_s": warmup,
                     "epochs_s": times,
                     "s_per_1000_rows": {v: round(s * 1000 / len(ids), 3) for v, s in best.items()},

@@ -271,3 +271,19 @@ def test_masked_models_train_on_bucketed_batches_and_mlp_on_full_rows(
     assert off.key != lstm.artifact.key and not off.stats["bucketing"]
     with pytest.raises(ConfigError, match="not masked"):
         train(encoded=encoded_artifact, params=params(model="mlp", bucketing="on"), store=Store())
+
+
+def test_xla_for_recurrent_models_on_a_tensorflow_cpu_only_below_128_steps() -> None:
+    import keras
+
+    from textpipe.backend import has_gpu
+    from textpipe.stages.train import _resolve_jit_compile
+
+    if keras.backend.backend() != "tensorflow" or has_gpu():
+        pytest.skip("TensorFlow on a CPU")
+    assert _resolve_jit_compile("auto", True, 64) is True
+    assert _resolve_jit_compile("auto", True, 500) is False
+    assert _resolve_jit_compile("auto", True, 128) is False
+    assert _resolve_jit_compile("auto", False, 500) is True
+    assert _resolve_jit_compile("on", True, 500) is True
+    assert _resolve_jit_compile("off", False, 64) is False

@@ -22,11 +22,12 @@ by each row's length, which is what the fused kernels take:
 - An LSTM on a TensorFlow CPU: TensorFlow's fused LSTM op, `BlockLSTM` (`tf_block_lstm`), over
   every step of every row up to the longest, each row's results taken at its length, the
   batch split into one part per core (the op runs on one); masked or not. It has no XLA
-  form, so a model holding it trains without XLA (`FusedLSTM.supports_jit`).
-- A masked GRU on a TensorFlow CPU: Keras's own masked loop (`backend.rnn`, which takes any
-  mask), with every step's input product done before it in one matrix product
-  (`hoisted_recurrence`): 0.76-0.89x the time of Keras's loop, where the cells do that
-  product at every step.
+  form: `train` compiles recurrent models with XLA on a TensorFlow CPU only for rows shorter
+  than 128 steps, where XLA measured faster, and an LSTM traced under XLA takes the loop below.
+- A masked GRU (or LSTM under XLA) on a TensorFlow CPU: Keras's own masked loop
+  (`backend.rnn`, which takes any mask), with every step's input product done before it in
+  one matrix product (`hoisted_recurrence`): 0.76-0.89x the time of Keras's loop, where the
+  cells do that product at every step.
 - JAX on a CPU: Keras's own masked loop, which measured within this machine's spread of its
   unmasked one there (0.89-1.19x for an LSTM), and faster than both loops above.
 - TensorFlow on a GPU: Keras's own cuDNN path, which already takes right-padded masks.

@@ -454,9 +454,11 @@ def recurrence_kernel(cell_type: str, *, masked: bool) -> str | None:
         "torch" (torch's fused kernel: packed sequences on a GPU, every step on a CPU; masked
         or not), "jax-cudnn" (`jax.experimental.rnn`, an LSTM on a JAX GPU), "scan" (the
         unmasked loop over the real steps: a GRU on a JAX GPU), "tf-block" (TensorFlow's
-        fused CPU LSTM kernel, `BlockLSTM`, masked or not: an LSTM on a TensorFlow CPU),
-        "hoisted" (Keras's masked loop with the input product taken out of it: a masked GRU
-        on a TensorFlow CPU, where it measured 0.76-0.89x Keras's loop; slower on JAX), or
+        fused CPU LSTM kernel, `BlockLSTM`, masked or not: an LSTM on a TensorFlow CPU, but
+        in a graph compiled by XLA, where that op cannot run: the masked loop below then),
+        "hoisted" (Keras's masked loop with the input product taken out of it: a masked GRU,
+        or LSTM under XLA, on a TensorFlow CPU, where it measured 0.76-0.89x Keras's loop;
+        slower on JAX), or
         None for Keras's own path: unmasked GRUs on TensorFlow and JAX, and unmasked LSTMs on
         JAX, which Keras runs on cuDNN itself where it can; masked on a TensorFlow GPU, where
         Keras's cuDNN kernel takes right-padded masks; masked on a JAX CPU (BENCHMARKS.md).
@@ -470,7 +472,7 @@ def recurrence_kernel(cell_type: str, *, masked: bool) -> str | None:
         if jax.default_backend() == "gpu":
             return "jax-cudnn" if cell_type == "lstm" else "scan"
     if backend == "tensorflow" and not _tensorflow_gpu():
-        if cell_type == "lstm":
+        if cell_type == "lstm" and not _tensorflow_xla():
             return "tf-block"
         return "hoisted" if masked else None
     return None
@@ -480,6 +482,14 @@ def _tensorflow_gpu() -> bool:
     import tensorflow as tf
 
     return bool(tf.config.list_logical_devices("GPU"))
+
+
+def _tensorflow_xla() -> bool:
+    """Whether the TensorFlow graph being traced is compiled by XLA (`jit_compile=True`)."""
+    import tensorflow as tf
+    from tensorflow.python.ops import control_flow_util  # what tf.function's own check reads
+
+    return bool(control_flow_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph()))
 
 
 def _fused_kernel_applies(layer: keras.layers.LSTM | keras.layers.GRU, cell_type: str) -> bool:
@@ -655,8 +665,7 @@ class FusedLSTM(_FusedRecurrence, keras.layers.LSTM):
     `textpipe.models.fused_rnn` for what runs where); layers that cuDNN could not run either
     (other activations, dropout inside the layer, `use_cudnn=False`) take Keras's own path. A
     `.keras` file keeps Keras's weight layout, so it loads and predicts the same on every
-    backend. On a TensorFlow CPU its kernel (`BlockLSTM`) has no XLA form, so a model holding
-    it runs without XLA there (`supports_jit`, which Keras's `jit_compile` reads).
+    backend.
     """
 
     cell_kind = "lstm"
@@ -664,14 +673,6 @@ class FusedLSTM(_FusedRecurrence, keras.layers.LSTM):
     # `FusedBidirectional` halves it, its two directions already running side by side.
     kernel_shards: int | None = None
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        if (
-            keras.backend.backend() == "tensorflow"
-            and self.compute_dtype == "float32"
-            and _fused_kernel_applies(self, "lstm")
-        ):
-            self.supports_jit = recurrence_kernel("lstm", masked=True) != "tf-block"
 
 
 @keras.saving.register_keras_serializable(package="textpipe")

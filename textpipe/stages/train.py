@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from textpipe.artifacts import Artifact, Outcome, Store, write_text_atomic
-from textpipe.backend import backend_name, describe_device, load_keras
+from textpipe.backend import backend_name, describe_device, has_gpu, load_keras
 from textpipe.config import MODEL_OPTION_NAMES, TrainParams
 from textpipe.distribute import Placement, place, produce_together
 from textpipe.errors import ArtifactError, ConfigError, InputError
@@ -129,12 +129,19 @@ STAGE = Stage(
 )
 
 
-def _resolve_jit_compile(setting: str, info_recurrent: bool) -> bool:
-    """XLA: on for TensorFlow and JAX, but for recurrent models on TensorFlow; torch runs eagerly.
+# Below this many steps XLA speeds up a recurrent model on a TensorFlow CPU; from it on, its
+# compiled loop grows faster than the steps (an LSTM step at 64 / 128 / 256 / 500 steps:
+# 1.4-1.7x / 0.8-1.2x / 0.65-0.7x / 0.33-0.5x the time without XLA, BENCHMARKS.md).
+XLA_RECURRENT_STEPS = 128
 
-    On a TensorFlow GPU the cuDNN recurrent kernels are not XLA-compatible; on a TensorFlow CPU
-    an LSTM runs on a kernel with no XLA form (`BlockLSTM`), and the masked GRU loop measured
-    1.4-2x slower under XLA than without (BENCHMARKS.md, issue 11).
+
+def _resolve_jit_compile(setting: str, info_recurrent: bool, length: int | None = None) -> bool:
+    """XLA: on for TensorFlow and JAX, except for recurrent models on TensorFlow; torch eager.
+
+    On a TensorFlow GPU the cuDNN recurrent kernels are not XLA-compatible. On a TensorFlow CPU
+    XLA only for rows shorter than `XLA_RECURRENT_STEPS`: longer ones train faster without it,
+    an LSTM on TensorFlow's fused LSTM op (which has no XLA form: under XLA the layer runs its
+    masked loop instead).
     """
     if setting == "on":
         return True
@@ -143,7 +150,9 @@ def _resolve_jit_compile(setting: str, info_recurrent: bool) -> bool:
     backend = backend_name()
     if backend == "torch":
         return False
-    return not (backend == "tensorflow" and info_recurrent)
+    if backend == "tensorflow" and info_recurrent:
+        return not has_gpu() and length is not None and length < XLA_RECURRENT_STEPS
+    return True
 
 
 def load_trained_model(
@@ -265,15 +274,8 @@ def compile_model(
         optimizer=keras.optimizers.Adam(learning_rate=rate),
         loss=loss,
         metrics=metrics,
-        # a layer without an XLA form (an LSTM on a TensorFlow CPU) turns it off; asked here,
-        # Keras would warn that it does
-        jit_compile=jit_compile and supports_jit(model),
+        jit_compile=jit_compile,
     )
-
-
-def supports_jit(model: keras.Model) -> bool:
-    """Whether every layer of the model, nested ones included, can run under XLA."""
-    return all(layer.supports_jit for layer in model._flatten_layers())
 
 
 def _make_callback(
@@ -442,7 +444,7 @@ def _fit(
             padding=data.padding,
         )
     jit_compile = placement.allow_jit(
-        _resolve_jit_compile(params.jit_compile, info_recurrent), progress.note
+        _resolve_jit_compile(params.jit_compile, info_recurrent, data.length), progress.note
     )
     spec = resolve_custom_spec(params.model)
 
