@@ -674,7 +674,6 @@ class FusedLSTM(_FusedRecurrence, keras.layers.LSTM):
     kernel_shards: int | None = None
 
 
-
 @keras.saving.register_keras_serializable(package="textpipe")
 class FusedGRU(_FusedRecurrence, keras.layers.GRU):
     """`keras.layers.GRU` whose masked recurrence runs on each backend's fastest kernel.
