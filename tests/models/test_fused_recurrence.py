@@ -417,21 +417,15 @@ def test_hoisted_kernel_gives_keras_masked_results(cell_type, options, monkeypat
 
 
 @pytest.mark.skipif(BACKEND != "tensorflow", reason="TensorFlow's choice of kernel")
-def test_tensorflow_cpu_runs_bidirectional_lstms_on_its_fused_kernel_others_hoisted():
+def test_tensorflow_cpu_runs_lstms_on_its_fused_kernel_and_masked_grus_hoisted():
     import tensorflow as tf
 
     if tf.config.list_logical_devices("GPU"):
         pytest.skip("a GPU: Keras's cuDNN kernel takes the mask")
-    assert zoo_layers.recurrence_kernel("lstm", masked=True, bidirectional=True) == "tf-block"
-    assert zoo_layers.recurrence_kernel("lstm", masked=False, bidirectional=True) == "tf-block"
-    assert zoo_layers.recurrence_kernel("lstm", masked=True) == "hoisted"
-    assert zoo_layers.recurrence_kernel("lstm", masked=False) is None
-    assert zoo_layers.recurrence_kernel("gru", masked=True, bidirectional=True) == "hoisted"
+    assert zoo_layers.recurrence_kernel("lstm", masked=True) == "tf-block"
+    assert zoo_layers.recurrence_kernel("lstm", masked=False) == "tf-block"
+    assert zoo_layers.recurrence_kernel("gru", masked=True) == "hoisted"
     assert zoo_layers.recurrence_kernel("gru", masked=False) is None
-    # the zoo's bilstm marks its two directions
-    model = build_model("bilstm", vocab_size=50, length=16, num_classes=2, units=8)
-    inner = [layer for layer in model._flatten_layers() if isinstance(layer, FusedLSTM)]
-    assert len(inner) == 2 and all(layer.in_bidirectional for layer in inner)
 
 
 def _tensorflow_gradients(
@@ -507,7 +501,6 @@ def test_a_tensorflow_cpu_lstm_under_xla_runs_the_masked_loop_with_keras_results
     monkeypatch.setattr(zoo_layers, "recurrence_kernel", spy)
     sequences, mask = _right_padded()
     reference, fused = _pair("lstm", return_sequences=True)
-    fused.in_bidirectional = True  # where the fused op would run without XLA
     chosen.clear()
     compiled = tf.function(lambda x, m: fused(x, mask=m), jit_compile=True)
     np.testing.assert_allclose(

@@ -19,13 +19,12 @@ by each row's length, which is what the fused kernels take:
   moved to the front, the carried state recorded at every step and the one at each row's last
   real step picked out afterwards (as `jax.experimental.rnn`'s own reference implementation
   does): no per-step `where`.
-- A bidirectional LSTM (`FusedBidirectional`) on a TensorFlow CPU: TensorFlow's fused LSTM
-  op, `BlockLSTM` (`tf_block_lstm`), over every step of every row up to the longest, each
-  row's results taken at its length, the batch split into parts run side by side (the op runs
-  on one core); masked or not. It has no XLA form: `train` compiles recurrent models with XLA
-  on a TensorFlow CPU only for rows shorter than 128 steps, where XLA measured faster, and an
-  LSTM traced under XLA takes the loop below.
-- Any other masked LSTM or GRU on a TensorFlow CPU: Keras's own masked loop
+- An LSTM on a TensorFlow CPU: TensorFlow's fused LSTM op, `BlockLSTM` (`tf_block_lstm`), over
+  every step of every row up to the longest, each row's results taken at its length, the
+  batch split into one part per core (the op runs on one); masked or not. It has no XLA
+  form: `train` compiles recurrent models with XLA on a TensorFlow CPU only for rows shorter
+  than 128 steps, where XLA measured faster, and an LSTM traced under XLA takes the loop below.
+- A masked GRU (or LSTM under XLA) on a TensorFlow CPU: Keras's own masked loop
   (`backend.rnn`, which takes any mask), with every step's input product done before it in
   one matrix product (`hoisted_recurrence`): 0.76-0.89x the time of Keras's loop, where the
   cells do that product at every step.

@@ -447,18 +447,18 @@ class NaiveBayesBag(keras.layers.Layer):
         }
 
 
-def recurrence_kernel(cell_type: str, *, masked: bool, bidirectional: bool = False) -> str | None:
+def recurrence_kernel(cell_type: str, *, masked: bool) -> str | None:
     """Which kernel runs a `FusedLSTM`/`FusedGRU` here; None for Keras's own path.
 
     Returns:
         "torch" (torch's fused kernel: packed sequences on a GPU, every step on a CPU; masked
         or not), "jax-cudnn" (`jax.experimental.rnn`, an LSTM on a JAX GPU), "scan" (the
         unmasked loop over the real steps: a GRU on a JAX GPU), "tf-block" (TensorFlow's
-        fused CPU LSTM kernel, `BlockLSTM`, masked or not: a bidirectional LSTM on a
-        TensorFlow CPU, but in a graph compiled by XLA, where that op cannot run), "hoisted"
-        (Keras's masked loop with the input product taken out of it: any other masked LSTM or
-        GRU on a TensorFlow CPU, where it measured 0.76-0.89x Keras's loop, and as fast as
-        `BlockLSTM` for one direction; slower on JAX), or
+        fused CPU LSTM kernel, `BlockLSTM`, masked or not: an LSTM on a TensorFlow CPU, but
+        in a graph compiled by XLA, where that op cannot run: the masked loop below then),
+        "hoisted" (Keras's masked loop with the input product taken out of it: a masked GRU,
+        or LSTM under XLA, on a TensorFlow CPU, where it measured 0.76-0.89x Keras's loop;
+        slower on JAX), or
         None for Keras's own path: unmasked GRUs on TensorFlow and JAX, and unmasked LSTMs on
         JAX, which Keras runs on cuDNN itself where it can; masked on a TensorFlow GPU, where
         Keras's cuDNN kernel takes right-padded masks; masked on a JAX CPU (BENCHMARKS.md).
@@ -472,7 +472,7 @@ def recurrence_kernel(cell_type: str, *, masked: bool, bidirectional: bool = Fal
         if jax.default_backend() == "gpu":
             return "jax-cudnn" if cell_type == "lstm" else "scan"
     if backend == "tensorflow" and not _tensorflow_gpu():
-        if cell_type == "lstm" and bidirectional and not _tensorflow_xla():
+        if cell_type == "lstm" and not _tensorflow_xla():
             return "tf-block"
         return "hoisted" if masked else None
     return None
@@ -525,11 +525,7 @@ def _fused_inner_loop(
     cell = layer.cell
     if not _fused_kernel_applies(layer, cell_type):
         return None
-    kernel = recurrence_kernel(
-        cell_type,
-        masked=mask is not None,
-        bidirectional=getattr(layer, "in_bidirectional", False),
-    )
+    kernel = recurrence_kernel(cell_type, masked=mask is not None)
     if kernel is None:
         return None
     if kernel == "tf-block" and keras.backend.standardize_dtype(sequences.dtype) != "float32":
@@ -673,10 +669,8 @@ class FusedLSTM(_FusedRecurrence, keras.layers.LSTM):
     """
 
     cell_kind = "lstm"
-    # Set by `FusedBidirectional`: one of two directions, which take TensorFlow's fused CPU
-    # kernel (one direction alone measured as fast on the hoisted loop), each split into this
-    # many parts of the batch run side by side (None: one per core).
-    in_bidirectional = False
+    # Parts of each batch run side by side by TensorFlow's CPU kernel; None: one per core.
+    # `FusedBidirectional` halves it, its two directions already running side by side.
     kernel_shards: int | None = None
 
 
@@ -692,10 +686,10 @@ class FusedGRU(_FusedRecurrence, keras.layers.GRU):
 
 @keras.saving.register_keras_serializable(package="textpipe")
 class FusedBidirectional(keras.layers.Bidirectional):
-    """`keras.layers.Bidirectional`, whose `FusedLSTM`s run on TensorFlow's fused CPU LSTM op
-    there, each splitting its batch across half the cores (the two directions already run side
-    by side; split across every core each, an imdb-bilstm step measured slower). Same
-    arguments, weights and results as `keras.layers.Bidirectional`."""
+    """`keras.layers.Bidirectional`, whose `FusedLSTM`s split each batch across half the cores
+    each on a TensorFlow CPU (their two directions already run side by side there; split
+    across every core each, an imdb-bilstm step measured slower). Same arguments, weights and
+    results as `keras.layers.Bidirectional`."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -703,5 +697,4 @@ class FusedBidirectional(keras.layers.Bidirectional):
 
         for each in (self.forward_layer, self.backward_layer):
             if isinstance(each, FusedLSTM):
-                each.in_bidirectional = True
                 each.kernel_shards = max(1, cpu_cores() // 2)
