@@ -282,6 +282,35 @@ def preset_rows(name: str, store, rows: int, seed: int = 0):
     return config, data, np.asarray(ids[chosen]), labels[chosen], lengths[chosen]
 
 
+def preset_model_and_batches(config, data, ids, labels, model_name: str | None = None):
+    """A preset's model (or `model_name` with its options), seeded, and one seeded epoch order
+    of full-length batches of `ids` (from `preset_rows`)."""
+    from textpipe.models import select_model_options
+    from textpipe.stages.batches import sequence_batches
+    from textpipe.stages.train import _targets
+
+    keras = load_keras()
+    params = config.train
+    model_name = model_name or params.model
+    batches = sequence_batches(
+        ids,
+        targets=_targets(labels, data.num_classes),
+        batch_size=params.batch_size,
+        padding=data.padding,
+        shuffle=True,
+        seed=params.seed,
+    )
+    keras.utils.set_random_seed(params.seed)
+    model = build_model(
+        model_name,
+        vocab_size=data.vocab_size,
+        length=data.length,
+        num_classes=data.num_classes,
+        **select_model_options(model_name, params.model_options()),
+    )
+    return model, batches
+
+
 def preset_epochs(args: argparse.Namespace) -> None:
     """Each preset's epoch, before (Keras's masked LSTM) and after (textpipe's), see the module
     docstring; one JSON line per preset."""

@@ -15,13 +15,12 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
-from zoo_backends import preset_rows
+from zoo_backends import preset_model_and_batches, preset_rows
 
 from textpipe.artifacts import Store
 from textpipe.backend import load_keras
-from textpipe.models import build_model, select_model_options
-from textpipe.stages.batches import fit_input, sequence_batches
-from textpipe.stages.train import _targets, compile_model
+from textpipe.stages.batches import fit_input
+from textpipe.stages.train import compile_model
 
 
 def main() -> None:
@@ -30,27 +29,12 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=2048)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    keras = load_keras()
+    load_keras()
     import tensorflow as tf
 
     config, data, ids, labels, _ = preset_rows(args.preset, Store(), args.rows)
     params = config.train
-    batches = sequence_batches(
-        ids,
-        targets=_targets(labels, data.num_classes),
-        batch_size=params.batch_size,
-        padding=data.padding,
-        shuffle=True,
-        seed=params.seed,
-    )
-    keras.utils.set_random_seed(params.seed)
-    model = build_model(
-        params.model,
-        vocab_size=data.vocab_size,
-        length=data.length,
-        num_classes=data.num_classes,
-        **select_model_options(params.model, params.model_options()),
-    )
+    model, batches = preset_model_and_batches(config, data, ids, labels)
     compile_model(
         model, num_classes=data.num_classes, learning_rate=params.learning_rate, jit_compile=False
     )

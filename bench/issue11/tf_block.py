@@ -19,14 +19,13 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
-from zoo_backends import _epoch, alternate_epochs, preset_rows
+from zoo_backends import _epoch, alternate_epochs, preset_model_and_batches, preset_rows
 
 from textpipe.artifacts import Store
 from textpipe.backend import load_keras
-from textpipe.models import build_model, select_model_options
 from textpipe.models import layers as zoo_layers
-from textpipe.stages.batches import fit_input, sequence_batches
-from textpipe.stages.train import _targets, compile_model
+from textpipe.stages.batches import fit_input
+from textpipe.stages.train import compile_model
 
 # name: (kernel, XLA, parts each BlockLSTM op's batch is split into: None as textpipe does)
 VARIANTS = {
@@ -55,23 +54,8 @@ def main() -> None:
         if args.steps:  # right-padded: the first columns hold each row's first tokens
             ids = np.ascontiguousarray(ids[:, : args.steps])
         params = config.train
+        built, batches = preset_model_and_batches(config, data, ids, labels, args.model)
         model_name = args.model or params.model
-        batches = sequence_batches(
-            ids,
-            targets=_targets(labels, data.num_classes),
-            batch_size=params.batch_size,
-            padding=data.padding,
-            shuffle=True,
-            seed=params.seed,
-        )
-        keras.utils.set_random_seed(params.seed)
-        built = build_model(
-            model_name,
-            vocab_size=data.vocab_size,
-            length=data.length,
-            num_classes=data.num_classes,
-            **select_model_options(model_name, params.model_options()),
-        )
         epochs = {}
         for variant in args.variants:
             _, jit, shards = VARIANTS[variant]
