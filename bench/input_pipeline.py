@@ -142,7 +142,7 @@ def fit_child(arguments: argparse.Namespace) -> None:
         model,
         num_classes=data.num_classes,
         learning_rate=params.learning_rate,
-        jit_compile=_resolve_jit_compile("auto", info.recurrent),
+        jit_compile=_resolve_jit_compile("auto", info.recurrent, data.length),
     )
     seconds: list[float] = []
 

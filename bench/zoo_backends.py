@@ -111,7 +111,7 @@ def main() -> None:
             units=args.units,
             embedding_dim=args.embedding_dim,
         )
-        jit = _resolve_jit_compile("auto", model_info(name).recurrent)
+        jit = _resolve_jit_compile("auto", model_info(name).recurrent, args.length)
         compile_model(model, num_classes=2, learning_rate=1e-3, jit_compile=jit)
         start = time.perf_counter()
         model.fit(ids, labels, batch_size=args.batch_size, epochs=1, verbose=0)
@@ -230,7 +230,7 @@ def masking_comparison(args: argparse.Namespace) -> None:
             units=args.units,
             embedding_dim=args.embedding_dim,
         )
-        jit = _resolve_jit_compile(args.jit_compile, True)
+        jit = _resolve_jit_compile(args.jit_compile, True, args.length)
         epochs = {}
         for variant in variants:
             model = _variant(built, variant)
@@ -339,7 +339,7 @@ def preset_epochs(args: argparse.Namespace) -> None:
         modes = [by_default] if args.bucketing == "preset" else [False, True]
         if True in modes and not bucketing_applies(info, padding=data.padding, setting="auto"):
             raise SystemExit(f"{name}: model {params.model!r} cannot take bucketed batches.")
-        jit = _resolve_jit_compile(params.jit_compile, info.recurrent)
+        jit = _resolve_jit_compile(params.jit_compile, info.recurrent, data.length)
         epochs, widths = {}, {}
         for bucketed in modes:
             batches = sequence_batches(

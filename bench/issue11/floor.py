@@ -17,7 +17,7 @@ from textpipe.stages.train import _resolve_jit_compile, compile_model
 
 keras = load_keras()
 ids, labels = synthetic(1536, 128, 20002)
-jit = _resolve_jit_compile("auto", True)
+jit = _resolve_jit_compile("auto", True, 128)
 models = {}
 for name in ("lstm", "gru"):
     keras.utils.set_random_seed(0)

@@ -49,7 +49,7 @@ def main() -> None:
                 model,
                 num_classes=2,
                 learning_rate=1e-3,
-                jit_compile=_resolve_jit_compile("auto", True),
+                jit_compile=_resolve_jit_compile("auto", True, args.length),
             )
             model.fit(ids, labels, batch_size=64, epochs=1, verbose=0)  # traces the kernel
             zoo_layers.recurrence_kernel = default_kernel
