@@ -529,9 +529,9 @@ def _fused_inner_loop(
     if kernel is None:
         return None
     if kernel == "tf-block" and keras.backend.standardize_dtype(sequences.dtype) != "float32":
-        kernel = "hoisted" if mask is not None else None  # BlockLSTM's CPU kernel: float32
-        if kernel is None:
+        if mask is None:  # BlockLSTM's CPU kernel takes float32 only
             return None
+        kernel = "hoisted"
     weights = [
         ops.convert_to_tensor(cell.kernel),
         ops.convert_to_tensor(cell.recurrent_kernel),

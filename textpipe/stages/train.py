@@ -130,8 +130,9 @@ STAGE = Stage(
 
 
 # Below this many steps XLA speeds up a recurrent model on a TensorFlow CPU; from it on, its
-# compiled loop grows faster than the steps (an LSTM step at 64 / 128 / 256 / 500 steps:
-# 1.4-1.7x / 0.8-1.2x / 0.65-0.7x / 0.33-0.5x the time without XLA, BENCHMARKS.md).
+# compiled loop grows faster than the steps (an LSTM training step without XLA, against the
+# same with it: 1.3-2.2x the time at 64 steps, 0.75-1.2x at 128, 0.65-0.7x at 256, 0.33-0.5x
+# at 500; BENCHMARKS.md).
 XLA_RECURRENT_STEPS = 128
 
 
