@@ -438,7 +438,10 @@ def tf_block_lstm(
     if lengths is None:
         lengths = tf.fill([batch], tf.shape(sequences)[1])
     lengths = tf.cast(lengths, tf.int32)
-    shards = shards or cpu_cores()
+    if not shards:
+        from textpipe.textops import default_threads  # the cores this process may use
+
+        shards = default_threads()
     processed, final_h, final_c = [], [], []
     for shard in range(shards):
         # rows [batch * shard // shards, batch * (shard + 1) // shards): any batch size
@@ -479,13 +482,6 @@ def _block_lstm_rows(
     final_h = _for_empty_rows(lengths, tf.gather_nd(outputs, at_last), h)
     final_c = _for_empty_rows(lengths, tf.gather_nd(cells, at_last), c)
     return tf.transpose(outputs, [1, 0, 2]), final_h, final_c
-
-
-def cpu_cores() -> int:
-    """The cores this process may run on."""
-    import os
-
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 # --------------------------------------------------------------------------------------------

@@ -693,8 +693,8 @@ class FusedBidirectional(keras.layers.Bidirectional):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        from textpipe.models.fused_rnn import cpu_cores
+        from textpipe.textops import default_threads
 
         for each in (self.forward_layer, self.backward_layer):
             if isinstance(each, FusedLSTM):
-                each.kernel_shards = max(1, cpu_cores() // 2)
+                each.kernel_shards = max(1, default_threads() // 2)
