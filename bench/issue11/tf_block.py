@@ -34,11 +34,6 @@ VARIANTS = {
     "block, no XLA": ("tf-block", False, None),
     "block, 1 part": ("tf-block", False, 1),
     "block, 2 parts": ("tf-block", False, 2),
-    "hoisted, XLA, chunks 64": ("hoisted", True, None, 64),
-    "hoisted, XLA, chunks 32": ("hoisted", True, None, 32),
-    "hoisted, XLA, chunks 128": ("hoisted", True, None, 128),
-    "hoisted, XLA, chunks 64, 2 parts": ("hoisted", True, None, 64, 2),
-    "hoisted, XLA, 2 parts": ("hoisted", True, None, None, 2),
 }
 
 
@@ -63,7 +58,7 @@ def main() -> None:
         model_name = args.model or params.model
         epochs = {}
         for variant in args.variants:
-            _, jit, shards = VARIANTS[variant][:3]
+            _, jit, shards = VARIANTS[variant]
             model = keras.models.clone_model(built)
             model.set_weights(built.get_weights())
             for layer in model._flatten_layers():
@@ -80,7 +75,7 @@ def main() -> None:
             epochs[variant] = run
         warmup, times = alternate_epochs(
             {
-                variant: _forcing(run, VARIANTS[variant], default_kernel)
+                variant: _forcing(run, VARIANTS[variant][0], default_kernel)
                 for variant, run in epochs.items()
             },
             args.repeats,
@@ -105,24 +100,15 @@ def main() -> None:
         )
 
 
-def _forcing(run, variant, default_kernel):
-    """`run` with `recurrence_kernel` forced to the variant's kernel while it runs (the first
-    run traces), and the hoisted loop in the variant's chunks."""
-    from textpipe.models import fused_rnn
-
-    kernel, chunk = variant[0], (variant[3] if len(variant) > 3 else None)
-    parts = variant[4] if len(variant) > 4 else 1
+def _forcing(run, kernel, default_kernel):
+    """`run` with `recurrence_kernel` forced to `kernel` while it runs (the first run traces)."""
 
     def forced() -> None:
         zoo_layers.recurrence_kernel = lambda *_, **__: kernel
-        fused_rnn.HOISTED_CHUNK_STEPS = chunk
-        fused_rnn.HOISTED_PARTS = parts
         try:
             run()
         finally:
             zoo_layers.recurrence_kernel = default_kernel
-            fused_rnn.HOISTED_CHUNK_STEPS = None
-            fused_rnn.HOISTED_PARTS = 1
 
     return forced
 

@@ -127,46 +127,6 @@ def at_mask_steps(
     return ops.where(ops.expand_dims(keep, -1), outputs, ops.zeros_like(outputs))
 
 
-def tf_real_steps_first(sequences: Any, mask: Any) -> tuple[Any, Any]:
-    """`real_steps_first` in a TensorFlow graph, where right-padded rows (a forward layer over
-    textpipe's encoding) skip the gather: the mask's values decide at run time (`tf.cond`)."""
-    import tensorflow as tf
-
-    return (
-        tf.cond(
-            _tf_right_padded(mask),
-            lambda: sequences,
-            lambda: real_steps_first(sequences, mask)[0],
-        ),
-        lengths_from_mask(mask),
-    )
-
-
-def tf_at_mask_steps(
-    processed: Any, mask: Any, zero_output_for_mask: bool, final: list[Any]
-) -> tuple[Any, Any, list[Any]]:
-    """`at_mask_steps` after `tf_real_steps_first`, as `(last_output, outputs, states)`."""
-    import tensorflow as tf
-
-    outputs = tf.cond(
-        _tf_right_padded(mask),
-        lambda: at_mask_steps(
-            processed, mask, zero_output_for_mask=zero_output_for_mask, right_padded=True
-        ),
-        lambda: at_mask_steps(processed, mask, zero_output_for_mask=zero_output_for_mask),
-    )
-    # Keras's last output is the output of the last step, masked or not.
-    return outputs[:, -1], outputs, list(final)
-
-
-def _tf_right_padded(mask: Any) -> Any:
-    """`is_right_padded` as a scalar boolean tensor, for graphs."""
-    import tensorflow as tf
-
-    mask = tf.cast(mask, tf.bool)
-    return tf.logical_not(tf.reduce_any(tf.logical_and(mask[:, 1:], tf.logical_not(mask[:, :-1]))))
-
-
 def _take_steps(sequences: Any, indices: Any) -> Any:
     """`sequences[b, indices[b, t]]` for `(batch, steps, features)` sequences."""
     if keras.backend.backend() == "torch":
@@ -179,7 +139,8 @@ def _take_steps(sequences: Any, indices: Any) -> Any:
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
 
-        # Keras's take_along_axis materialises the broadcast indices here too.
+        # As on torch: `take_along_axis` over broadcast indices made an imdb-lstm epoch on
+        # the fused op 1.7x slower (BENCHMARKS.md).
         return tf.gather(sequences, indices, axis=1, batch_dims=1)
     indices = ops.broadcast_to(ops.expand_dims(indices, -1), ops.shape(sequences))
     return ops.take_along_axis(sequences, indices, axis=1)
@@ -450,7 +411,6 @@ def tf_block_lstm(
     weights: list[Any],
     *,
     shards: int | None = None,
-    sort_rows: bool = False,
 ) -> tuple[Any, Any, list[Any]]:
     """Runs TensorFlow's fused CPU LSTM kernel (`BlockLSTM`) over each row's first steps.
 
@@ -488,25 +448,17 @@ def tf_block_lstm(
         from textpipe.textops import default_threads  # the cores this process may use
 
         shards = default_threads()
-    rows = [sequences, lengths, *initial_state]
-    if sort_rows and shards > 1:
-        order = tf.argsort(lengths, direction="DESCENDING", stable=True)
-        rows = [tf.gather(value, order) for value in rows]
     processed, final_h, final_c = [], [], []
     for shard in range(shards):
         # rows [batch * shard // shards, batch * (shard + 1) // shards): any batch size
         begin, end = batch * shard // shards, batch * (shard + 1) // shards
-        part = [value[begin:end] for value in rows]
+        part = [value[begin:end] for value in (sequences, lengths, *initial_state)]
         outputs, h, c = _block_lstm_rows(*part, fused_weights, fused_bias)
         processed.append(outputs)
         final_h.append(h)
         final_c.append(c)
     processed = tf.concat(processed, axis=0)
     final = [tf.concat(final_h, axis=0), tf.concat(final_c, axis=0)]
-    if sort_rows and shards > 1:
-        restore = tf.math.invert_permutation(order)
-        processed = tf.gather(processed, restore)
-        final = [tf.gather(value, restore) for value in final]
     last_output = _for_empty_rows(lengths, final[0], tf.zeros_like(final[0]))
     return processed, last_output, final
 
@@ -596,78 +548,13 @@ def hoisted_recurrence(
         h = update * h + (1 - update) * candidate
         return h, [h]
 
-    step = lstm_step if cell_type == "lstm" else gru_step
-    steps = sequences.shape[1]
-    if HOISTED_PARTS > 1:
-        batch = ops.shape(projected)[0]
-        results = []
-        for part in range(HOISTED_PARTS):
-            begin, end = batch * part // HOISTED_PARTS, batch * (part + 1) // HOISTED_PARTS
-            results.append(
-                _chunked_rnn(
-                    step,
-                    projected[begin:end],
-                    [state[begin:end] for state in initial_state],
-                    None if mask is None else mask[begin:end],
-                    steps,
-                    go_backwards=go_backwards,
-                    zero_output_for_mask=zero_output_for_mask,
-                    return_all_outputs=return_all_outputs,
-                )
-            )
-        return (
-            ops.concatenate([r[0] for r in results], axis=0),
-            ops.concatenate([r[1] for r in results], axis=0),
-            [ops.concatenate([r[2][i] for r in results], axis=0) for i in range(len(initial_state))],
-        )
-    return _chunked_rnn(
-        step,
+    return backend.rnn(
+        lstm_step if cell_type == "lstm" else gru_step,
         projected,
         list(initial_state),
-        mask,
-        steps,
         go_backwards=go_backwards,
+        mask=mask,
+        input_length=sequences.shape[1],
         zero_output_for_mask=zero_output_for_mask,
         return_all_outputs=return_all_outputs,
     )
-
-
-def _chunked_rnn(step, projected, initial_state, mask, steps, *, go_backwards, zero_output_for_mask, return_all_outputs):
-    from keras.src import backend
-
-    chunk = HOISTED_CHUNK_STEPS
-    chunk = HOISTED_CHUNK_STEPS
-    if not chunk or steps is None or steps <= chunk:
-        return backend.rnn(
-            step,
-            projected,
-            list(initial_state),
-            go_backwards=go_backwards,
-            mask=mask,
-            input_length=steps,
-            zero_output_for_mask=zero_output_for_mask,
-            return_all_outputs=return_all_outputs,
-        )
-    bounds = [(begin, min(begin + chunk, steps)) for begin in range(0, steps, chunk)]
-    if go_backwards:
-        bounds.reverse()
-    states = list(initial_state)
-    outputs = []
-    last_output = None
-    for begin, end in bounds:
-        last_output, chunk_outputs, states = backend.rnn(
-            step,
-            projected[:, begin:end],
-            states,
-            go_backwards=go_backwards,
-            mask=None if mask is None else mask[:, begin:end],
-            input_length=end - begin,
-            zero_output_for_mask=zero_output_for_mask,
-            return_all_outputs=return_all_outputs,
-        )
-        outputs.append(chunk_outputs)
-    return last_output, ops.concatenate(outputs, axis=1), list(states)
-
-
-HOISTED_CHUNK_STEPS: int | None = None
-HOISTED_PARTS = 1
