@@ -3,7 +3,9 @@
 Synthetic right-padded data shaped like encoded IMDB (vocabulary 20,002, length 256, lengths
 drawn like IMDB's: median ~170 tokens), so it needs no dataset and runs anywhere: on a GPU
 machine with KERAS_BACKEND=jax or torch, or on a CPU. Each model is compiled as `textpipe
-train` compiles it (XLA on, except on torch) and timed over a warm-up epoch and a timed one.
+train` compiles it (`_resolve_jit_compile`) and fed as it feeds it (`sequence_batches`,
+`fit_input`: on TensorFlow, NumPy arrays would go through Keras's tf.data pipeline, whose
+autotuner holds the end of each epoch), and timed over a warm-up epoch and a timed one.
 
 With `--masking`, each recurrent model is timed three ways in one run, alternating: as textpipe
 builds it (masked, `FusedLSTM`/`FusedGRU`), with Keras's own LSTM/GRU layers (masked), and
@@ -113,11 +115,12 @@ def main() -> None:
         )
         jit = _resolve_jit_compile("auto", model_info(name).recurrent, args.length)
         compile_model(model, num_classes=2, learning_rate=1e-3, jit_compile=jit)
+        batches = train_input(ids, labels, args.batch_size)
         start = time.perf_counter()
-        model.fit(ids, labels, batch_size=args.batch_size, epochs=1, verbose=0)
+        model.fit(batches, epochs=1, verbose=0, shuffle=False)
         warm = time.perf_counter() - start
         start = time.perf_counter()
-        model.fit(ids, labels, batch_size=args.batch_size, epochs=1, verbose=0)
+        model.fit(batches, epochs=1, verbose=0, shuffle=False)
         epoch = time.perf_counter() - start
         row = {
             "model": name,
@@ -174,6 +177,22 @@ def _variant(model, variant: str):
     cloned = keras.models.clone_model(model, clone_function=clone, call_function=call)
     cloned.set_weights(model.get_weights())
     return cloned
+
+
+def train_input(ids: np.ndarray, labels: np.ndarray, batch_size: int):
+    """The batches `textpipe train` reads (`sequence_batches`, `fit_input`), one seeded order.
+
+    On TensorFlow, NumPy arrays given to `fit` go through Keras's own `tf.data` pipeline, whose
+    autotuner holds each epoch's end until its thread next wakes (1.27 s, 2.55 s, ...:
+    BENCHMARKS.md); `fit_input` turns it off, as `textpipe train` does.
+    """
+    from textpipe.stages.batches import fit_input, sequence_batches
+    from textpipe.stages.train import _targets
+
+    batches = sequence_batches(
+        ids, targets=_targets(labels, 2), batch_size=batch_size, shuffle=True, seed=0
+    )
+    return fit_input(batches)
 
 
 def _epoch(model, x, y=None, **fit_options) -> Callable[[], None]:
@@ -235,7 +254,9 @@ def masking_comparison(args: argparse.Namespace) -> None:
         for variant in variants:
             model = _variant(built, variant)
             compile_model(model, num_classes=2, learning_rate=1e-3, jit_compile=jit)
-            epochs[variant] = _epoch(model, ids, labels, batch_size=args.batch_size)
+            epochs[variant] = _epoch(
+                model, train_input(ids, labels, args.batch_size), shuffle=False
+            )
         _, times = alternate_epochs(epochs, args.repeats)
         best = {variant: min(runs) for variant, runs in times.items()}
         row = {
