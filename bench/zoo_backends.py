@@ -332,6 +332,20 @@ def preset_model_and_batches(config, data, ids, labels, model_name: str | None =
     return model, batches
 
 
+def compile_like_train(model, config, data, steps_per_epoch: int, *, jit_compile: bool) -> None:
+    """Compiles a preset's model as `textpipe train` does: its optimizer settings, its data's
+    number of classes, `steps_per_epoch` for a learning-rate schedule."""
+    params = config.train
+    compile_model(
+        model,
+        num_classes=data.num_classes,
+        learning_rate=params.learning_rate,
+        jit_compile=jit_compile,
+        learning_rate_decay=params.learning_rate_decay,
+        steps_per_epoch=steps_per_epoch,
+    )
+
+
 def preset_epochs(args: argparse.Namespace) -> None:
     """Each preset's epoch, before (Keras's masked LSTM) and after (textpipe's), see the module
     docstring; one JSON line per preset."""
@@ -384,14 +398,7 @@ def preset_epochs(args: argparse.Namespace) -> None:
             )
             for variant, label in (("textpipe", "after"), ("keras", "before")):
                 model = _variant(built, variant)
-                compile_model(
-                    model,
-                    num_classes=data.num_classes,
-                    learning_rate=params.learning_rate,
-                    jit_compile=jit,
-                    learning_rate_decay=params.learning_rate_decay,
-                    steps_per_epoch=len(batches),
-                )
+                compile_like_train(model, config, data, len(batches), jit_compile=jit)
                 epochs[f"{label} {mode}"] = _epoch(model, fit_input(batches), shuffle=False)
         warmup, times = alternate_epochs(epochs, args.repeats)
         best = {run: min(seconds) for run, seconds in times.items()}

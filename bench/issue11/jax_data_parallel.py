@@ -11,11 +11,16 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
-from zoo_backends import _epoch, alternate_epochs, preset_model_and_batches, preset_rows
+from zoo_backends import (
+    _epoch,
+    alternate_epochs,
+    compile_like_train,
+    preset_model_and_batches,
+    preset_rows,
+)
 
 from textpipe.artifacts import Store
 from textpipe.backend import load_keras
-from textpipe.stages.train import compile_model
 
 
 def main() -> None:
@@ -31,13 +36,7 @@ def main() -> None:
     for name, distribution in (("one device", None), ("data-parallel", data_parallel)):
         keras.distribution.set_distribution(distribution)
         model, batches = preset_model_and_batches(config, data, ids, labels)
-        compile_model(
-            model,
-            num_classes=data.num_classes,
-            learning_rate=config.train.learning_rate,
-            jit_compile=True,
-            steps_per_epoch=len(batches),
-        )
+        compile_like_train(model, config, data, len(batches), jit_compile=True)
         epochs[name] = _under(distribution, _epoch(model, batches, shuffle=False), keras)
         keras.distribution.set_distribution(None)
     warmup, times = alternate_epochs(epochs, args.repeats)

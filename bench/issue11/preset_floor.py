@@ -16,13 +16,19 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
-from zoo_backends import _epoch, alternate_epochs, preset_model_and_batches, preset_rows
+from zoo_backends import (
+    _epoch,
+    alternate_epochs,
+    compile_like_train,
+    preset_model_and_batches,
+    preset_rows,
+)
 
 from textpipe.artifacts import Store
 from textpipe.backend import load_keras
 from textpipe.models.layers import FusedBidirectional, FusedGRU, FusedLSTM
 from textpipe.stages.batches import fit_input
-from textpipe.stages.train import _resolve_jit_compile, compile_model
+from textpipe.stages.train import _resolve_jit_compile
 
 
 def main() -> None:
@@ -54,13 +60,7 @@ def main() -> None:
         jit = _resolve_jit_compile(config.train.jit_compile, True, data.length)
         epochs = {}
         for variant, model in (("model", built), ("no recurrence", floor)):
-            compile_model(
-                model,
-                num_classes=data.num_classes,
-                learning_rate=config.train.learning_rate,
-                jit_compile=jit,
-                steps_per_epoch=len(batches),
-            )
+            compile_like_train(model, config, data, len(batches), jit_compile=jit)
             epochs[variant] = _epoch(model, fit_input(batches), shuffle=False)
         warmup, times = alternate_epochs(epochs, args.repeats)
         best = {variant: min(seconds) for variant, seconds in times.items()}

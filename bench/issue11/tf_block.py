@@ -19,13 +19,18 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
-from zoo_backends import _epoch, alternate_epochs, preset_model_and_batches, preset_rows
+from zoo_backends import (
+    _epoch,
+    alternate_epochs,
+    compile_like_train,
+    preset_model_and_batches,
+    preset_rows,
+)
 
 from textpipe.artifacts import Store
 from textpipe.backend import load_keras
 from textpipe.models import layers as zoo_layers
 from textpipe.stages.batches import fit_input
-from textpipe.stages.train import compile_model
 
 # name: (kernel, XLA, parts each BlockLSTM op's batch is split into: None as textpipe does)
 VARIANTS = {
@@ -64,13 +69,7 @@ def main() -> None:
             for layer in model._flatten_layers():
                 if shards is not None and hasattr(layer, "kernel_shards"):
                     layer.kernel_shards = shards
-            compile_model(
-                model,
-                num_classes=data.num_classes,
-                learning_rate=params.learning_rate,
-                jit_compile=jit,
-                steps_per_epoch=len(batches),
-            )
+            compile_like_train(model, config, data, len(batches), jit_compile=jit)
             run = _epoch(model, fit_input(batches), shuffle=False)
             epochs[variant] = run
         warmup, times = alternate_epochs(
