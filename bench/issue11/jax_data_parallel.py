@@ -1,8 +1,9 @@
 """Issue 11 probe: a preset's epoch on a JAX CPU, on one device against data-parallel over two
 host devices (`keras.distribution.DataParallel`), same batches, alternating after a warm-up.
 
-    XLA_FLAGS=--xla_force_host_platform_device_count=2 TEXTPIPE_HOME=/tmp/preset-epochs \
-        KERAS_BACKEND=jax python bench/issue11/jax_data_parallel.py --preset imdb-bilstm
+    XLA_FLAGS=--xla_force_host_platform_device_count=2 TEXTPIPE_MIRROR=/work/shared/datasets \
+        TEXTPIPE_HOME=/tmp/preset-epochs KERAS_BACKEND=jax \
+        python bench/issue11/jax_data_parallel.py --preset imdb-bilstm
 """
 
 import argparse

@@ -3,11 +3,13 @@
 "model" is the preset's model as textpipe builds it; "no recurrence" replaces each recurrent
 layer (or bidirectional pair) with a per-step `Dense` of the same output width, mask kept, so
 the embedding, dropout, pooling, head and optimizer are what is left. Same rows and batches as
-`bench/zoo_backends.py --preset` (full length), compiled as `textpipe train` compiles on this
-backend; epochs alternate after a warm-up each, best of --repeats, seconds per 1,000 rows.
+`bench/zoo_backends.py --preset` (full length), both compiled as `textpipe train` compiles the
+recurrent model on this backend (the same XLA setting for both, so on a TensorFlow CPU at 500
+steps neither uses XLA); epochs alternate after a warm-up each, best of --repeats, seconds per
+1,000 rows.
 
-    TEXTPIPE_HOME=/tmp/preset-epochs KERAS_BACKEND=torch python bench/issue11/preset_floor.py \
-        --preset imdb-lstm --rows 1024
+    TEXTPIPE_MIRROR=/work/shared/datasets TEXTPIPE_HOME=/tmp/preset-epochs KERAS_BACKEND=torch \
+        python bench/issue11/preset_floor.py --preset imdb-lstm --rows 1024
 """
 
 import argparse

@@ -1,12 +1,13 @@
 """Issue 11 probe: `model.predict` on TensorFlow through Keras's own adapter of a `PyDataset`
-(tf.data with its autotuner: `evaluate` and `predict` before this change) against `fit_input`
-(autotuner off, what `train` reads and what `predict_probabilities` now passes).
+(tf.data with its autotuner: what `evaluate` and `predict` pass) against `fit_input` (autotuner
+off, what `train` reads; measured as an alternative for `predict_probabilities`, not adopted).
 
 A preset's model (untrained: the time does not depend on the weights) over `--rows` seeded rows
 of its encoded training split, batches of 256 as `evaluate` makes them; the two alternate after
 a warm-up each, seconds per pass, every round.
 
-    TEXTPIPE_HOME=/tmp/preset-epochs python bench/issue11/tf_predict_input.py --preset imdb-lstm
+    TEXTPIPE_MIRROR=/work/shared/datasets TEXTPIPE_HOME=/tmp/preset-epochs \
+        python bench/issue11/tf_predict_input.py --preset imdb-lstm
 """
 
 import argparse

@@ -128,7 +128,8 @@ def at_mask_steps(
 
 
 def _take_steps(sequences: Any, indices: Any) -> Any:
-    """`sequences[b, indices[b, t]]` for `(batch, steps, features)` sequences."""
+    """`sequences[b, indices[b, t]]` for `(batch, steps, features)` sequences; every index in
+    `[0, steps)` (TensorFlow's gather on a CPU refuses others, where Keras's wraps negatives)."""
     if keras.backend.backend() == "torch":
         import torch
 
