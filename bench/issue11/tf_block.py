@@ -7,7 +7,8 @@ XLA", "block, no XLA" (`fused_rnn.tf_block_lstm`, its batch split as textpipe sp
 `BlockLSTM` has no XLA kernel), and the block kernel with its batch in 1 or 2 parts. Epochs
 alternate between the variants after a warm-up each; best of --repeats. Usage:
 
-    TEXTPIPE_HOME=STORE KERAS_BACKEND=tensorflow python bench/issue11/tf_block.py \
+    TEXTPIPE_MIRROR=/work/shared/datasets TEXTPIPE_HOME=STORE KERAS_BACKEND=tensorflow \
+        python bench/issue11/tf_block.py \
         --preset imdb-lstm imdb-bilstm --rows 2048 --repeats 3
 """
 
