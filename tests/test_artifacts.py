@@ -149,6 +149,18 @@ def test_explicit_output_with_other_key_is_replaced_from_the_cache(tmp_path: Pat
     ]
 
 
+def test_explicit_output_that_holds_an_input_is_refused(tmp_path: Path) -> None:
+    store, calls = Store(tmp_path / "root"), []
+    folder = tmp_path / "out"
+    upstream = produce(store, calls, output=folder).artifact  # a vocab artifact in -o out
+    files = {path.name: path.read_bytes() for path in folder.iterdir()}
+    downstream = Identity("encode", 1, {"length": 8}, {"vocab": upstream.key})
+    with pytest.raises(ArtifactError, match="holds this encode's input"):
+        store.produce(downstream, build=make_builder(calls), output=folder)
+    assert {path.name: path.read_bytes() for path in folder.iterdir()} == files
+    assert calls == [1]  # refused before building
+
+
 def test_open_artifact_checks_the_stage(tmp_path: Path) -> None:
     store = Store(tmp_path / "root")
     path = produce(store, []).artifact.path

@@ -16,6 +16,7 @@ from tests.conftest import TrainedStore, copy_store, sentiment_rows, write_csv
 from textpipe.artifacts import Store
 from textpipe.errors import InputError
 from textpipe.predict import load_predictor, predict_file
+from textpipe.progress import SilentProgress
 from textpipe.textops import OOV_ID, PAD_ID
 
 
@@ -128,3 +129,36 @@ def test_bad_inputs_are_refused_and_nothing_is_left(trained, tmp_path: Path) -> 
         "in.csv",
         "mine.csv",
     ]
+
+
+def test_the_input_file_is_never_the_output(trained, tmp_path: Path) -> None:
+    _, predictor = trained
+    source = write_csv(tmp_path / "in.csv", [("a good film", "x")], ("text", "y"))
+    before = source.read_bytes()
+    alias = tmp_path / "alias.csv"
+    alias.hardlink_to(source)
+    for output in (source, alias):
+        with pytest.raises(InputError, match="is the --input file"):
+            predict_file(predictor, source=source, output=output, overwrite=True)
+    assert source.read_bytes() == before
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["alias.csv", "in.csv"]
+
+
+def test_the_progress_line_names_the_jsonl_column(trained, tmp_path: Path) -> None:
+    _, predictor = trained
+    source = tmp_path / "in.jsonl"
+    source.write_text('\n{"id": 1, "review": "a good film"}\n{"id": 2, "review": "dull"}\n')
+    titles: list[str] = []
+
+    class Recorder(SilentProgress):
+        def task(self, description: str, total: int | None = None):
+            titles.append(description)
+            return super().task(description, total)
+
+    written = predict_file(predictor, source=source, output=tmp_path / "o.csv", progress=Recorder())
+    assert written.rows == 2
+    assert titles == ["predict: in.jsonl (review)"]
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n")
+    with pytest.raises(InputError, match="empty"):
+        predict_file(predictor, source=empty, output=tmp_path / "e.csv")

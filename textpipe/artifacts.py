@@ -746,6 +746,12 @@ class Store:
         key = identity.key
         target = self.path_for(stage, key)
         output_path = self.check_output(Path(output)) if output is not None else None
+        held = read_manifest(output_path) if output_path is not None else None
+        if held is not None and held["key"] in inputs.values():
+            raise ArtifactError(
+                f"-o {output}: holds this {stage}'s input ({held['stage']} {held['key'][:6]}), "
+                "which the output would replace; choose another folder."
+            )
         if output_path is not None and not force:
             existing = self._existing_output(output_path, notice)
             if existing is not None and existing.key == key and self._not_damaged(stage, key):

@@ -181,6 +181,8 @@ def _text_batches(
     from textpipe.stages.download import TEXT_COLUMN_CANDIDATES
 
     def pick(columns: list[str]) -> str:
+        if not columns:
+            raise InputError(f"{source}: empty (no header or record).")
         if text_column is not None:
             if text_column not in columns:
                 raise InputError(
@@ -196,7 +198,8 @@ def _text_batches(
 
     def strings(array: Any) -> Any:
         if array.null_count:
-            raise InputError(f"{source}: {array.null_count} rows have no text.")
+            count = array.null_count
+            raise InputError(f"{source}: {count} row{' has' if count == 1 else 's have'} no text.")
         return array if array.type == pa.string() else array.cast(pa.string())
 
     if source.is_dir():
@@ -255,11 +258,9 @@ def _text_batches(
         )
         return _rebatched((batch.column(0) for batch in reader), batch_size, strings), None, column
 
-    def from_jsonl() -> Iterator[Any]:
+    def records() -> Iterator[tuple[int, dict[str, Any]]]:
         import json
 
-        texts: list[str] = []
-        chosen: list[str] = []
         with source.open(encoding="utf-8") as stream:
             for number, line in enumerate(stream, start=1):
                 if not line.strip():
@@ -270,19 +271,25 @@ def _text_batches(
                     raise InputError(f"{source}:{number}: not a JSON object.") from None
                 if not isinstance(record, dict):
                     raise InputError(f"{source}:{number}: not a JSON object.")
-                if not chosen:
-                    chosen.append(pick(list(record)))
-                value = record.get(chosen[0])
-                if not isinstance(value, str):
-                    raise InputError(f"{source}:{number}: {chosen[0]!r} is not a string.")
-                texts.append(value)
-                if len(texts) == batch_size:
-                    yield pa.array(texts, pa.string())
-                    texts = []
+                yield number, record
+
+    # The column is picked from the first record, read here so the progress line can name it.
+    column = pick(list(next(records(), (0, {}))[1]))
+
+    def from_jsonl() -> Iterator[Any]:
+        texts: list[str] = []
+        for number, record in records():
+            value = record.get(column)
+            if not isinstance(value, str):
+                raise InputError(f"{source}:{number}: {column!r} is not a string.")
+            texts.append(value)
+            if len(texts) == batch_size:
+                yield pa.array(texts, pa.string())
+                texts = []
         if texts:
             yield pa.array(texts, pa.string())
 
-    return from_jsonl(), None, text_column or "(found in the first record)"
+    return from_jsonl(), None, column
 
 
 class _Writer:
@@ -369,6 +376,8 @@ def predict_file(
             f"-o {output}: unknown output format; use a name ending in "
             f"{', '.join(OUTPUT_SUFFIXES)}."
         )
+    if output.exists() and source.exists() and output.samefile(source):
+        raise InputError(f"-o {output} is the --input file; write the predictions to another file.")
     if output.exists() and (not overwrite or not output.is_file()):
         raise InputError(
             f"-o {output}: exists; pass --overwrite to replace it"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -279,7 +281,20 @@ def to_markdown(rows: list[ReportRow]) -> str:
 MAX_ANNOTATED_CLASSES = 12
 
 
-def plot(rows: list[ReportRow], path: Path) -> None:
+def check_plot_path(path: Path, *, overwrite: bool = False) -> None:
+    """Refuse a plot name with another suffix than .png, .pdf or .svg, or one that exists
+    (unless ``overwrite``, and then only a file): InputError."""
+    if path.suffix.lower() not in (".png", ".pdf", ".svg"):
+        raise InputError(f"--plot {path}: use a name ending in .png, .pdf or .svg.")
+    if path.exists() and (not overwrite or not path.is_file()):
+        raise InputError(
+            f"--plot {path}: exists; pass --overwrite to replace it"
+            if path.is_file()
+            else f"--plot {path}: exists and is not a file."
+        )
+
+
+def plot(rows: list[ReportRow], path: Path, *, overwrite: bool = False) -> None:
     """Learning curves, test accuracy and one confusion matrix per run, in one PNG.
 
     Top row: validation accuracy and loss per epoch of every run (training values where a run
@@ -287,9 +302,13 @@ def plot(rows: list[ReportRow], path: Path) -> None:
     confusion matrix of each run, rows normalized to the true class (with counts written in
     the cells up to `MAX_ANNOTATED_CLASSES` classes).
 
+    The image is replaced only with ``overwrite``: it may be a file of the user's.
+
     Raises:
-        InputError: matplotlib is not installed.
+        InputError: matplotlib is not installed, or ``path`` exists (without ``overwrite``,
+            or as something other than a file).
     """
+    check_plot_path(path, overwrite=overwrite)
     try:
         import matplotlib
 
@@ -348,7 +367,10 @@ def plot(rows: list[ReportRow], path: Path) -> None:
         axes.set_xlabel("predicted")
         axes.set_ylabel("true")
         split = row.values.get("split") or "test"
-        axes.set_title(f"{row.values['run']}: confusion ({split}, rows sum to 1)", fontsize=9)
+        axes.set_title(
+            f"{row.values['run']}: confusion ({split}; counts, shaded by share of the row)",
+            fontsize=9,
+        )
         if len(labels) <= MAX_ANNOTATED_CLASSES:
             for (true, predicted), count in np.ndenumerate(counts):
                 color = "white" if shares[true, predicted] > 0.5 else "black"
@@ -363,5 +385,11 @@ def plot(rows: list[ReportRow], path: Path) -> None:
                 )
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    # Written beside its name and renamed into place: no half-written image is ever left.
+    temporary = path.with_name(f".{path.stem}.incomplete-{uuid.uuid4().hex[:8]}{path.suffix}")
+    try:
+        figure.savefig(temporary, dpi=110)
+        os.replace(temporary, path)
+    finally:
+        plt.close(figure)
+        temporary.unlink(missing_ok=True)

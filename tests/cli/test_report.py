@@ -23,6 +23,7 @@ def test_report_in_every_format(runner, trained_run: Path, tmp_path: Path) -> No
     plot = tmp_path / "plot.png"
     invoke(runner, "report", "--plot", plot)
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not list(tmp_path.glob(".plot*"))  # no temporary file left beside it
     missing = runner.invoke(cli, ["report", "nothing-here"])
     assert missing.exit_code == 1 and "No evaluated run named 'nothing-here'" in missing.output
 
@@ -33,3 +34,20 @@ def test_report_plot_without_matplotlib_says_how_to_install(
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     result = runner.invoke(cli, ["report", "--plot", str(tmp_path / "p.png")])
     assert result.exit_code == 1 and "pip install 'textpipe[plot]'" in result.output
+
+
+def test_report_plot_replaces_a_file_only_when_told(
+    runner, trained_run: Path, tmp_path: Path
+) -> None:
+    mine = tmp_path / "mine.png"
+    mine.write_text("the user's own picture")
+    refused = runner.invoke(cli, ["report", "--plot", str(mine)])
+    assert refused.exit_code == 1 and "exists; pass --overwrite" in refused.output
+    assert "accuracy" not in refused.output  # refused before any work
+    assert mine.read_text() == "the user's own picture"
+    folder = tmp_path / "folder.png"
+    folder.mkdir()
+    not_a_file = runner.invoke(cli, ["report", "--plot", str(folder), "--overwrite"])
+    assert not_a_file.exit_code == 2 and "is a directory" in not_a_file.output
+    invoke(runner, "report", "--plot", mine, "--overwrite")
+    assert mine.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

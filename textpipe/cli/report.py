@@ -39,8 +39,13 @@ TABLE_HEADERS = {
     type=click.Path(dir_okay=False, path_type=Path),
     help="Also write a PNG: learning curves, test accuracy and confusion matrices.",
 )
+@click.option("--overwrite", is_flag=True, help="Replace an existing --plot file.")
 def command(
-    runs: tuple[str, ...], output_format: str, sort_by: str | None, plot_path: Path | None
+    runs: tuple[str, ...],
+    output_format: str,
+    sort_by: str | None,
+    plot_path: Path | None,
+    overwrite: bool,
 ) -> None:
     """Compare evaluated runs side by side (all under TEXTPIPE_HOME, or the RUNS named).
 
@@ -54,6 +59,7 @@ def command(
     """
     from textpipe.cli.common import store
     from textpipe.report import (
+        check_plot_path,
         collect_rows,
         formatted_cells,
         plot,
@@ -63,10 +69,8 @@ def command(
         to_markdown,
     )
 
-    if plot_path is not None and plot_path.suffix.lower() not in (".png", ".pdf", ".svg"):
-        from textpipe.errors import InputError
-
-        raise InputError(f"--plot {plot_path}: use a name ending in .png, .pdf or .svg.")
+    if plot_path is not None:  # before any work: the name may be a file of the user's
+        check_plot_path(plot_path, overwrite=overwrite)
 
     def warn(message: str) -> None:
         click.echo(f"Warning: {message}", err=True)
@@ -94,5 +98,5 @@ def command(
                 table.add_row(*cells)
             stdout_console().print(table)
     if plot_path is not None:
-        plot(rows, plot_path)
+        plot(rows, plot_path, overwrite=overwrite)
         click.echo(f"plot written to {plot_path}", err=True)
