@@ -8,7 +8,7 @@ import pytest
 
 from tests.conftest import tiny_pipeline_toml
 from textpipe.artifacts import Store
-from textpipe.errors import ConfigError
+from textpipe.errors import ConfigError, InputError
 from textpipe.pipeline import plan_pipeline, run_pipeline
 from textpipe.presets import available_presets, load_config
 from textpipe.runs import read_run_record
@@ -71,6 +71,18 @@ def test_force_and_until(pipeline_file: Path) -> None:
         "vocab": "built",
         "encode": "built",
     }
+
+
+def test_an_evaluation_split_the_data_lacks_is_refused_before_training(
+    pipeline_file: Path,
+) -> None:
+    store = Store()
+    no_validation = ["download.validation_size=0", "evaluate.split=validation"]
+    with pytest.raises(InputError, match=r"evaluate.split='validation'.*splits train, test"):
+        run_pipeline(load_config(str(pipeline_file), no_validation), store)
+    assert not (store.root / "normalize").exists() and not (store.root / "train").exists()
+    partial = run_pipeline(load_config(str(pipeline_file), no_validation), store, until="vocab")
+    assert list(partial.outcomes) == ["download", "normalize", "vocab"]  # no evaluation planned
 
 
 def test_bundled_presets_are_valid_and_unknown_ones_suggest_a_name() -> None:

@@ -46,9 +46,31 @@ def backend_name() -> str:
     return os.environ.get("KERAS_BACKEND", "tensorflow")
 
 
+# What KERAS_BACKEND may name (Keras 3); textpipe is tested on the first three.
+KERAS_BACKENDS = ("tensorflow", "jax", "torch", "numpy", "openvino")
+
+
+def checked_backend_name() -> str:
+    """``backend_name()``, refused in one line (InputError) unless Keras has that backend."""
+    name = backend_name()
+    if name not in KERAS_BACKENDS:
+        from textpipe.errors import InputError
+
+        raise InputError(
+            f"KERAS_BACKEND={name!r} is not a Keras backend; "
+            "use tensorflow (the default), jax or torch."
+        )
+    return name
+
+
 @lru_cache(maxsize=1)
 def load_keras() -> Any:
-    """Import Keras (and its backend) with the start-up noise muted."""
+    """Import Keras (and its backend) with the start-up noise muted.
+
+    Raises:
+        InputError: KERAS_BACKEND names no Keras backend.
+    """
+    checked_backend_name()
     if not debug_enabled():
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     with quiet_native_stderr():

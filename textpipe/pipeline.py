@@ -198,8 +198,23 @@ def run_pipeline(
             artifacts[declaration.name] = outcome.artifact
             if on_stage:
                 on_stage(outcome)
+            if declaration.name == "download" and "evaluate" in planned:
+                _check_evaluated_split(config.evaluate.split, outcome.artifact)
     finally:
         result.seconds = time.perf_counter() - start
         if result.outcomes:
             record_run(store, config, result.outcomes, planned)
     return result
+
+
+def _check_evaluated_split(split: str, dataset: Artifact) -> None:
+    """Refuse, before any training, an evaluation split the downloaded data does not have."""
+    from textpipe.stages.tables import split_names
+
+    names = split_names(dataset)
+    if split not in names:
+        raise InputError(
+            f"evaluate.split={split!r}: the downloaded data set has the splits "
+            f"{', '.join(names)}; set evaluate.split to one of them, or give download a "
+            "test_file or a validation_size."
+        )

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from textpipe.cli.main import cli
 
 
@@ -75,3 +77,17 @@ def _modules_after_running(*commands: list[str]) -> set[str]:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     return set(json.loads(output.splitlines()[-1]))
+
+
+def test_an_unknown_keras_backend_is_one_line(monkeypatch) -> None:
+    from textpipe.backend import checked_backend_name, load_keras
+    from textpipe.errors import InputError
+
+    monkeypatch.setenv("KERAS_BACKEND", "bogus")
+    with pytest.raises(InputError, match="KERAS_BACKEND='bogus' is not a Keras backend"):
+        checked_backend_name()
+    load_keras.cache_clear()  # a process's first load checks it (cached afterwards)
+    with pytest.raises(InputError, match="bogus"):
+        load_keras()
+    monkeypatch.setenv("KERAS_BACKEND", "jax")
+    assert checked_backend_name() == "jax"

@@ -86,7 +86,7 @@ def command(
         raise InputError("--input and -o go together: textpipe predict RUN --input FILE -o OUT.")
     if input_path is not None:
         if texts or text_file is not None:
-            raise InputError("Pass texts, --file or --input, not several.")
+            raise InputError("--input reads the texts from FILE: pass no texts or --file with it.")
         from textpipe.cli.console import ConsoleProgress
         from textpipe.predict import predict_file
 
