@@ -87,9 +87,18 @@ def layer_rows(model: keras.Model) -> list[tuple[str, str, str, int, str]]:
     return rows
 
 
-def pipeline_model(config: PipelineConfig, views: list[StageView]) -> tuple[keras.Model, str]:
+def pipeline_model(
+    config: PipelineConfig,
+    views: list[StageView],
+    *,
+    model_code: str | None = None,
+    trust_code: bool = False,
+) -> tuple[keras.Model, str]:
     """The pipeline's trained model when its train artifact is built, else the model its
-    parameters describe (untrained), with a line saying which."""
+    parameters describe (untrained), with a line saying which.
+
+    A custom model's code is the one ``model_code`` names, else the preset's own model.
+    """
     from textpipe.backend import load_keras
     from textpipe.models import build_model, select_model_options
     from textpipe.stages.train import load_trained_model
@@ -99,9 +108,10 @@ def pipeline_model(config: PipelineConfig, views: list[StageView]) -> tuple[kera
     trained = built.get("train")
     if trained is not None:
         # the user's own preset names the model code
-        return load_trained_model(trained, model_code=config.train.model), (
-            f"trained model from {trained.path}"
+        model = load_trained_model(
+            trained, model_code=model_code or config.train.model, trust_code=trust_code
         )
+        return model, f"trained model from {trained.path}"
     vocab = built.get("vocab")
     vocab_size = vocab.stats["vocab_size"] if vocab else config.vocab.size + 2
     dataset = built.get("download")
@@ -119,3 +129,61 @@ def pipeline_model(config: PipelineConfig, views: list[StageView]) -> tuple[kera
         f"{'' if dataset else ', assumed'}); not trained"
     )
     return model, note
+
+
+def shows_recorded_run(name: str) -> bool:
+    """Whether ``textpipe show NAME`` shows a recorded run: a preset or a pipeline file wins (a
+    preset's run is recorded under the preset's own name, so both are the same pipeline)."""
+    from textpipe.presets import available_presets, is_pipeline_file
+
+    return not is_pipeline_file(name) and name not in available_presets()
+
+
+def unknown_name_message(name: str, store: Store) -> str:
+    """One line for a name that is neither a preset, a pipeline file nor a recorded run."""
+    import difflib
+
+    from textpipe.presets import available_presets
+    from textpipe.runs import run_records
+
+    presets = list(available_presets())
+    runs = [record["name"] for record in run_records(store)]
+    close = difflib.get_close_matches(name, presets + runs, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    return (
+        f"Unknown preset or run {name!r}.{hint} Presets: {', '.join(presets) or 'none'}. "
+        f"Runs under {store.root}: {', '.join(runs) or 'none'}. Or pass a path to a .toml file."
+    )
+
+
+def run_overview(name: str, store: Store) -> tuple[dict[str, Any], list[StageView]]:
+    """The record of run ``name`` and its stages: the parameters each ran with and the artifact
+    it recorded (found the way ``predict`` and ``report`` find them).
+
+    Raises:
+        ConfigError: no run of that name (or not a valid run name), listing presets and runs.
+        InputError: the run's artifacts do not belong together.
+        ArtifactError: an artifact is damaged, or a key in the record is malformed.
+    """
+    from textpipe.artifacts import is_run_name
+    from textpipe.config import STAGE_NAMES
+    from textpipe.errors import ConfigError
+    from textpipe.runs import read_run_record, resolve_run_artifacts
+
+    record = read_run_record(store, name) if is_run_name(name) else None
+    if record is None:
+        raise ConfigError(unknown_name_message(name, store))
+    artifacts = resolve_run_artifacts(name, store)
+    views = []
+    for stage in STAGE_NAMES:
+        entry = record["stages"].get(stage)
+        artifact = artifacts.get(stage)
+        if artifact is not None:
+            params = dict(artifact.params)
+        else:
+            params = dict(entry.get("params", {})) if entry else {}
+        problem = None
+        if entry is not None and artifact is None:
+            problem = f"artifact {entry['key'][:6]} of this run is no longer in the store"
+        views.append(StageView(stage, params, artifact, problem))
+    return record, views
