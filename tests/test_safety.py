@@ -579,7 +579,9 @@ def test_missing_float_labels_are_an_error_listing_rows(tmp_path: Path) -> None:
 
     path = tmp_path / "nan.csv"
     path.write_text("text,label\na,1\nb,\nc,0\nd,1\ne,0\n")
-    with pytest.raises(InputError, match=r"1 rows of the train split have no label .*rows 1,"):
+    with pytest.raises(
+        InputError, match=r"1 row of the train split has no label .*\(row 1, counted from 0\)"
+    ):
         download(params=DownloadParams(source=str(path)), store=Store())
 
 

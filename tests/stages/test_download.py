@@ -130,7 +130,7 @@ def test_ambiguous_column_lists_the_candidates(tmp_path: Path) -> None:
 def test_missing_labels_single_class_and_empty(tmp_path: Path) -> None:
     missing = tmp_path / "missing.csv"
     missing.write_text("text,label\na,pos\nb,\nc,neg\n")
-    with pytest.raises(InputError, match="1 rows of the train split have no label"):
+    with pytest.raises(InputError, match="1 row of the train split has no label"):
         run(missing)
     single = write_csv(tmp_path / "single.csv", [("a", "pos"), ("b", "pos")])
     with pytest.raises(InputError, match="single class"):

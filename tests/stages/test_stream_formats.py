@@ -425,3 +425,152 @@ def test_many_batches_give_the_same_artifact(
         assert_same(folder, monkeypatch, source=str(path), validation_size=0.1)
         assert len(batches) > 10, path.name
         assert sum(batches) == len(rows)
+
+
+LABELS_OF_MIXED_TYPES = (
+    "Column 'label' holds values of mixed types (e.g. strings and numbers) in the {split} "
+    "split; make every label the same type: all names or all whole numbers."
+)
+TEXT_OF_MIXED_TYPES = (
+    "Column 'text' holds values of mixed types (e.g. strings and numbers, or strings and lists) "
+    "in the {split} split; make every text a string."
+)
+COLUMN_TYPE_CASES: dict[str, tuple[list[dict[str, Any]], str]] = {
+    # name: rows, the error (`datasets` stores a field of several JSON types as JSON text)
+    "string and integer labels": (
+        [{"text": "a", "label": "0"}, {"text": "b", "label": 1}, {"text": "c", "label": 0}],
+        LABELS_OF_MIXED_TYPES,
+    ),
+    "float and string labels": (
+        [{"text": "a", "label": 1.0}, {"text": "b", "label": "b"}],
+        LABELS_OF_MIXED_TYPES,
+    ),
+    "boolean and integer labels": (
+        [{"text": "a", "label": True}, {"text": "b", "label": 0}],
+        LABELS_OF_MIXED_TYPES,
+    ),
+    "list and string labels": (
+        [{"text": "a", "label": "x"}, {"text": "b", "label": ["y"]}],
+        LABELS_OF_MIXED_TYPES,
+    ),
+    "list text": (
+        [{"text": ["a", "b"], "label": 0}, {"text": ["c"], "label": 1}],
+        "Column 'text' holds list<item: string> values in the {split} split; a text must be a "
+        "string.",
+    ),
+    "list and string text": (
+        [{"text": ["a", "b"], "label": 0}, {"text": "c", "label": 1}],
+        TEXT_OF_MIXED_TYPES,
+    ),
+    "number and string text": (
+        [{"text": 12, "label": 0}, {"text": "twelve", "label": 1}],
+        TEXT_OF_MIXED_TYPES,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(COLUMN_TYPE_CASES))
+def test_jsonl_columns_of_mixed_or_nested_types_are_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str
+) -> None:
+    """A text or label column whose values are nested or of several JSON types is refused with
+    one line naming it, in a train file (through `datasets`, which stores such a field as JSON
+    text) and in a test file (read in batches: `datasets` would cast it to the train file's
+    types, or fail)."""
+    rows, message = COLUMN_TYPE_CASES[case]
+    bad = write_jsonl(tmp_path / "bad.jsonl", rows)
+    (tmp_path / "train").mkdir()
+    result = assert_same(tmp_path / "train", monkeypatch, through_datasets=True, source=str(bad))
+    assert result == ("error", "InputError", message.format(split="train"))
+    clean = write_jsonl(
+        tmp_path / "clean.jsonl",
+        [{"text": "a", "label": 0}, {"text": "b", "label": 1}, {"text": "c", "label": 0}],
+    )
+    params = DownloadParams(source=str(clean), test_file=str(bad))
+    result, through_datasets = outcome(
+        tmp_path / "test", params, streamed=True, monkeypatch=monkeypatch
+    )
+    assert result == ("error", "InputError", message.format(split="test"))
+    assert not through_datasets
+
+
+def test_mixed_types_in_a_later_batch_of_the_train_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past the train file's first batch (its columns picked), the batch reader refuses them."""
+    monkeypatch.setattr(text_sources, "JSON_CHUNK_BYTES", 256)
+    rows = [{"text": text, "label": index % 2} for index, (text, _) in enumerate(reviews(40))]
+    rows[-1]["label"] = "1"
+    path = write_jsonl(tmp_path / "data.jsonl", rows)
+    result, through_datasets = outcome(
+        tmp_path, DownloadParams(source=str(path)), streamed=True, monkeypatch=monkeypatch
+    )
+    assert result == ("error", "InputError", LABELS_OF_MIXED_TYPES.format(split="train"))
+    assert not through_datasets
+
+
+def test_csv_labels_of_mixed_looks_are_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """csv has no types: labels that look like numbers, booleans and names are all names."""
+    path = write_csv(
+        tmp_path / "data.csv",
+        ["text", "label"],
+        [["a", "0"], ["b", "1"], ["c", "pos"], ["d", "1.0"], ["e", "true"]],
+    )
+    result = assert_same(tmp_path, monkeypatch, source=str(path))
+    assert result[0] == "ok"
+    assert result[3]["label_names"] == ["0", "1", "1.0", "pos", "true"]
+
+
+def test_csv_test_file_of_other_label_types_is_one_line(tmp_path: Path) -> None:
+    """`datasets` casts a test file to the train file's types; where it cannot, it says why."""
+    train = write_csv(tmp_path / "train.csv", ["text", "label"], [["a", "0"], ["b", "1"]])
+    test = write_csv(tmp_path / "test.csv", ["text", "label"], [["c", "1"], ["d", "pos"]])
+    params = DownloadParams(source=str(train), test_file=str(test))
+    with pytest.raises(download_module.InputError) as raised:
+        download(params=params, store=Store(tmp_path / "store"))
+    assert str(raised.value) == (
+        f"Cannot read {str(train)!r} (DatasetGenerationError): An error occurred while "
+        "generating the dataset: Failed to parse string: 'pos' as a scalar of type int64"
+    )
+
+
+@pytest.mark.parametrize("reader", ["csv", "jsonl", "parquet"])
+def test_rows_without_text_are_counted_and_listed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reader: str
+) -> None:
+    expected = {
+        1: "1 row of the train split has no text in column 'text' (row 1, counted from 0). "
+        "Remove it or choose another download.text_column.",
+        2: "2 rows of the train split have no text in column 'text' (rows 1, 3, counted from 0). "
+        "Remove them or choose another download.text_column.",
+        7: "7 rows of the train split have no text in column 'text' (rows 1, 3, 4, 5, 6 and 2 "
+        "more, counted from 0). Remove them or choose another download.text_column.",
+    }
+    for count, message in expected.items():
+        texts = ["good", None, "bad", None, None, None, None, None, None, "fine"]
+        missing = [index for index, text in enumerate(texts) if text is None][:count]
+        texts = [None if index in missing else text or "so so" for index, text in enumerate(texts)]
+        labels = ["pos" if index % 2 else "neg" for index in range(len(texts))]
+        folder = tmp_path / f"{reader}-{count}"
+        folder.mkdir()
+        if reader == "csv":
+            rows = [
+                ["" if text is None else text, label]
+                for text, label in zip(texts, labels, strict=True)
+            ]
+            path = write_csv(folder / "data.csv", ["text", "label"], rows)
+        elif reader == "jsonl":
+            rows_json = [
+                {"text": text, "label": label} for text, label in zip(texts, labels, strict=True)
+            ]
+            path = write_jsonl(folder / "data.jsonl", rows_json)
+        else:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            path = folder / "data.parquet"
+            pq.write_table(pa.table({"text": texts, "label": labels}), path)
+        result = assert_same(folder, monkeypatch, source=str(path))
+        assert result == ("error", "InputError", message), reader

@@ -234,7 +234,12 @@ def _load(resolved: ResolvedSource, params: DownloadParams, cache_dir: Path | No
                     "in the hub's layout."
                 )
             raise InputError(f"Cannot load dataset {params.source!r}: {error}.{hint}") from None
-        raise InputError(f"Cannot read {params.source!r} ({name}): {error}") from None
+        detail = str(error)
+        cause = error.__cause__
+        if name == "DatasetGenerationError" and cause is not None and str(cause).strip():
+            # "An error occurred while generating the dataset": say which
+            detail += f": {str(cause).strip().splitlines()[0]}"
+        raise InputError(f"Cannot read {params.source!r} ({name}): {detail}") from None
 
 
 def _pick_column(
@@ -285,9 +290,66 @@ def stratified_sample(labels: np.ndarray, count: int, seed: int) -> np.ndarray:
     return np.sort(np.concatenate(picked))
 
 
-def _row_list(rows: np.ndarray, limit: int = 5) -> str:
+def _row_list(rows: Any, limit: int = 5, total: int | None = None) -> str:
+    """The first ``limit`` of ``rows`` (of ``total``, when only the first few are given)."""
+    total = len(rows) if total is None else total
     shown = ", ".join(str(int(row)) for row in rows[:limit])
-    return shown + (f" and {len(rows) - limit:,} more" if len(rows) > limit else "")
+    return shown + (f" and {total - limit:,} more" if total > limit else "")
+
+
+def _rows_of(count: int, split: str) -> str:
+    """How many rows of a split, and the verb: "1 row of the train split has", "2 rows of
+    the train split have"."""
+    if count == 1:
+        return f"1 row of the {split} split has"
+    return f"{count:,} rows of the {split} split have"
+
+
+def _rows_without(what: str, column: str, split: str, rows: Any, total: int) -> InputError:
+    """The error for rows with no text or no label: how many, and the first few."""
+    option = "download.text_column" if what == "text" else "download.label_column"
+    return InputError(
+        f"{_rows_of(total, split)} no {what} in column {column!r} "
+        f"({'row' if total == 1 else 'rows'} {_row_list(rows, total=total)}, counted from 0). "
+        f"Remove {'it' if total == 1 else 'them'} or choose another {option}."
+    )
+
+
+def _is_json(data_type: pa.DataType) -> bool:
+    """Whether a column is of JSON text (``datasets``' Json feature: values of several types)."""
+    return getattr(data_type, "extension_name", None) == "arrow.json"
+
+
+def _check_column_type(data_type: pa.DataType | None, column: str, role: str, split: str) -> None:
+    """A text column must hold strings (numbers are read as text), a label column names or
+    whole numbers: refuse nested values, and values of mixed types (``data_type`` None, or
+    JSON text: what ``datasets`` makes of a JSON field whose values are of several types).
+
+    Raises:
+        InputError: naming the column, the split and what the column holds.
+    """
+    import pyarrow as pa
+
+    if data_type is None or _is_json(data_type):
+        if role == "label":
+            raise InputError(
+                f"Column {column!r} holds values of mixed types (e.g. strings and numbers) in "
+                f"the {split} split; make every label the same type: all names or all whole "
+                "numbers."
+            )
+        raise InputError(
+            f"Column {column!r} holds values of mixed types (e.g. strings and numbers, or "
+            f"strings and lists) in the {split} split; make every text a string."
+        )
+    if pa.types.is_nested(data_type):
+        must = (
+            "a label must be a name or a whole number"
+            if role == "label"
+            else "a text must be a string"
+        )
+        raise InputError(
+            f"Column {column!r} holds {data_type} values in the {split} split; {must}."
+        )
 
 
 def _clean_labels(tables: dict[str, pa.Table], column: str) -> dict[str, pa.Table]:
@@ -308,16 +370,8 @@ def _clean_labels(tables: dict[str, pa.Table], column: str) -> dict[str, pa.Tabl
             missing = pc.or_kleene(missing, pc.is_nan(labels)).fill_null(True)
         bad_rows = np.flatnonzero(np.asarray(missing.to_numpy(zero_copy_only=False), dtype=bool))
         if len(bad_rows):
-            raise InputError(
-                f"{len(bad_rows):,} rows of the {name} split have no label in column "
-                f"{column!r} (rows {_row_list(bad_rows)}, counted from 0). Remove them or "
-                "choose another download.label_column."
-            )
-        if pa.types.is_nested(labels.type):
-            raise InputError(
-                f"Column {column!r} holds {labels.type} values in the {name} split; a label "
-                "must be a name or a whole number."
-            )
+            raise _rows_without("label", column, name, bad_rows, len(bad_rows))
+        _check_column_type(labels.type, column, "label", name)
         if pa.types.is_floating(labels.type):
             values = labels.to_numpy()
             unusable = np.flatnonzero(~np.isfinite(values) | (np.abs(values) > 2**53))
@@ -431,11 +485,11 @@ def _prepare(
         )
         if table.num_rows == 0:
             raise InputError(f"The {name} split of {params.source!r} is empty.")
-        if table.column("text").null_count:
-            raise InputError(
-                f"{table.column('text').null_count} rows of the {name} split have no text "
-                f"(column {text_column!r})."
-            )
+        text = table.column("text")
+        _check_column_type(text.type, text_column, "text", name)
+        if text.null_count:
+            rows = np.flatnonzero(np.asarray(text.is_null().to_numpy(zero_copy_only=False)))
+            raise _rows_without("text", text_column, name, rows, len(rows))
         tables[name] = table
     feature = first.features.get(label_column)
     if feature is None or type(feature).__name__ != "ClassLabel":
@@ -784,9 +838,10 @@ def _label_ids(
             pc.index_in(labels, value_set=pa.array(list(mapping.keys()), labels.type)).fill_null(-1)
         ).astype(np.int64)
     if bad or labels.null_count:
+        count = bad or labels.null_count
         raise InputError(
-            f"{bad or labels.null_count} rows of the {split} split have no label "
-            f"(column {column!r}). Remove them or choose another download.label_column."
+            f"{_rows_of(count, split)} no label (column {column!r}). Remove them or choose "
+            "another download.label_column."
         )
     return ids
 
@@ -865,6 +920,10 @@ def _stream_parquet(
             _check_columns(name, list(names), (text_column, label_column))
         if sum(footer.num_rows for footer in footers[name]) == 0:
             raise InputError(f"The {name} split of {params.source!r} is empty.")
+        for footer in footers[name]:
+            file_schema = footer.schema.to_arrow_schema()
+            text_type = file_schema.types[file_schema.names.index(text_column)]
+            _check_column_type(text_type, text_column, "text", name)
         pieces = []
         for path in paths:
             with pq.ParquetFile(path, pre_buffer=False) as parquet:
@@ -902,6 +961,8 @@ def _parquet_texts(paths: list[Path], split: str, text_column: str) -> Iterator[
     from textpipe.stages.tables import chunk_bytes
 
     nulls = 0
+    null_rows: list[int] = []
+    position = 0
     for path in paths:
         with pq.ParquetFile(path, pre_buffer=False) as parquet:
             metadata = parquet.metadata
@@ -915,12 +976,23 @@ def _parquet_texts(paths: list[Path], split: str, text_column: str) -> Iterator[
             per_row = max(1, stored // max(1, metadata.num_rows))
             batch_rows = max(1024, chunk_bytes() // per_row)
             for text in _parquet_column(path, parquet, index, batch_rows):
-                nulls += text.null_count
+                if text.null_count:
+                    nulls += text.null_count
+                    null_rows.extend(_first_nulls(text, position, 5 - len(null_rows)))
+                position += len(text)
                 yield text if text.type == pa.string() else pc.cast(text, pa.string())
     if nulls:
-        raise InputError(
-            f"{nulls} rows of the {split} split have no text (column {text_column!r})."
-        )
+        raise _rows_without("text", text_column, split, null_rows, nulls)
+
+
+def _first_nulls(values: Any, start: int, count: int) -> list[int]:
+    """The first ``count`` rows of ``values`` that are null, numbered from ``start``."""
+    import numpy as np
+
+    if count <= 0:
+        return []
+    missing = np.asarray(values.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    return (np.flatnonzero(missing)[:count] + start).tolist()
 
 
 def _labelled_selections(
@@ -1017,6 +1089,7 @@ class _SplitRead:
     columns: list[str]
     rows: int = 0
     text_nulls: int = 0
+    text_null_rows: list[int] = dataclasses.field(default_factory=list)
     labels: Any = None
     table: Path | None = None
     types: dict[str, str] = dataclasses.field(default_factory=dict)
@@ -1075,11 +1148,14 @@ def _read_text_file(
         for batch in itertools.chain(pending, batches):
             for name, counts in kinds.items():
                 counts.add(batch.column(name), read.rows)
+            start = read.rows
             read.rows += batch.num_rows
             if writer is None:
                 continue
             text = batch.column(wanted[0])
-            read.text_nulls += text.null_count
+            if text.null_count:
+                read.text_nulls += text.null_count
+                read.text_null_rows += _first_nulls(text, start, 5 - len(read.text_null_rows))
             if text.type != pa.string():
                 text = pc.cast(text, pa.string())
             if text.null_count:
@@ -1151,7 +1227,7 @@ def _write_text_splits(
     import pyarrow as pa
 
     from textpipe.stages.tables import iter_table_chunks, patch_labels
-    from textpipe.stages.text_sources import Unstreamable
+    from textpipe.stages.text_sources import ColumnTypes, Unstreamable
 
     reads: dict[str, _SplitRead] = {}
     wanted: tuple[str, str] | None = None
@@ -1167,9 +1243,20 @@ def _write_text_splits(
         return wanted
 
     for name, path in files.items():
-        reads[name] = _read_text_file(
-            path, builder, delimiter, pick, directory / f".{name}.rows{TABLE_SUFFIX}"
-        )
+        try:
+            reads[name] = _read_text_file(
+                path, builder, delimiter, pick, directory / f".{name}.rows{TABLE_SUFFIX}"
+            )
+        except ColumnTypes as fault:
+            # `datasets` casts the values of every file but the train file's first batch to
+            # that batch's types (or fails): a text or label column of nested values or of
+            # mixed types it would hide is refused here. One in the train file's first batch
+            # (the columns are not picked yet) goes to `datasets`, whose types `_prepare` checks.
+            if wanted is not None:
+                for role, column in zip(("text", "label"), wanted, strict=True):
+                    if fault.holds(column):
+                        _check_column_type(fault.nested.get(column), column, role, name)
+            raise
     train_types = reads["train"].types
     if any(read.types != train_types for read in reads.values()):
         # `datasets` casts the test split to the train split's columns and types, or fails
@@ -1182,9 +1269,7 @@ def _write_text_splits(
         if read.rows == 0:
             raise InputError(f"The {name} split of {params.source!r} is empty.")
         if read.text_nulls:
-            raise InputError(
-                f"{read.text_nulls} rows of the {name} split have no text (column {text_column!r})."
-            )
+            raise _rows_without("text", text_column, name, read.text_null_rows, read.text_nulls)
     label_tables = _clean_labels(
         {name: pa.table({"label": read.labels}) for name, read in reads.items()}, label_column
     )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import codecs
 import collections
+import re
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -59,10 +60,38 @@ PLAIN_INTEGER = r"^-?[0-9]{1,18}$"
 # one pyarrow.json call whose block size it derives from the batch's length.
 JSON_CHUNK_BYTES = 10 << 20
 UTF8_BLOCK_BYTES = 1 << 24
+# pyarrow.json's error on a field whose values are of several JSON types ("Column(/label)
+# changed from string to number in row 1"): the field's path.
+MIXED_JSON_TYPES = re.compile(r"Column\((/.*)\) changed from \w+ to \w+")
 
 
 class Unstreamable(Exception):
     """The file holds something the streamed readers cannot read exactly as ``datasets``."""
+
+
+class ColumnTypes(Unstreamable):
+    """A JSON Lines file holds nested values (``nested``: the columns and their types) or a
+    field whose values are of several JSON types (``mixed``: its path, "label" or
+    "meta/[]"). ``datasets`` stores the first as they are and the second as JSON text, or
+    casts them to the types of the first file it read."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        nested: dict[str, pa.DataType] | None = None,
+        mixed: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.nested = nested or {}
+        self.mixed = mixed
+
+    def holds(self, column: str) -> bool:
+        """Whether ``column`` is nested, or holds values of several types (at any depth)."""
+        mixed = self.mixed is not None and (
+            self.mixed == column or self.mixed.startswith(column + "/")
+        )
+        return mixed or column in self.nested
 
 
 def check_utf8(path: Path) -> tuple[int, int] | None:
@@ -239,9 +268,10 @@ def json_batches(path: Path, *, threads: int = 2) -> Iterator[pa.Table]:
 
     Raises:
         Unstreamable: a batch pyarrow cannot parse in one go (``datasets`` then retries with
-            other settings or reads the file whole), a nested value (``datasets`` may store it
-            as JSON text), or batches whose columns or types differ (``datasets`` casts them to
-            the first batch's, or fails).
+            other settings or reads the file whole), or batches whose columns or types differ
+            (``datasets`` casts them to the first batch's, or fails).
+        ColumnTypes: a nested value, or a field of values of several types in one batch
+            (``datasets`` may store them as JSON text).
     """
     import pyarrow as pa
 
@@ -263,10 +293,16 @@ def json_batches(path: Path, *, threads: int = 2) -> Iterator[pa.Table]:
                 table = pending.popleft().result()
                 if schema is None:
                     schema = table.schema
-                    if any(pa.types.is_nested(field.type) for field in schema):
-                        raise Unstreamable("a nested value")
+                    nested = {
+                        field.name: field.type for field in schema if pa.types.is_nested(field.type)
+                    }
+                    if nested:
+                        raise ColumnTypes("a nested value", nested=nested)
                 elif table.schema != schema:
                     raise Unstreamable("batches of different types")
                 yield table
     except (pa.ArrowException, ValueError) as error:
+        mixed = MIXED_JSON_TYPES.search(str(error))
+        if mixed is not None:
+            raise ColumnTypes(str(error), mixed=mixed.group(1)[1:]) from None
         raise Unstreamable(str(error)) from None
