@@ -68,6 +68,39 @@ def test_overrides_go_through_the_same_validation() -> None:
         parse_pipeline(data, name="t", location="t.toml", overrides=["trian.epochs=1"])
 
 
+def test_an_override_of_the_same_key_twice_is_refused() -> None:
+    data = {"download": {"source": "x.csv"}}
+    with pytest.raises(ConfigError) as raised:
+        parse_pipeline(
+            data, name="t", location="t.toml", overrides=["train.epochs=1", "train.epochs=2"]
+        )
+    assert str(raised.value) == (
+        "--set train.epochs=2: train.epochs is also given by --set train.epochs=1; give it once."
+    )
+    # different keys of the same stage, or the same key of another stage, are fine
+    config = parse_pipeline(
+        data, name="t", location="t.toml", overrides=["train.seed=1", "download.seed=2"]
+    )
+    assert (config.train.seed, config.download.seed) == (1, 2)
+
+
+def test_the_learning_rate_must_be_positive() -> None:
+    assert TrainParams(learning_rate=1e-6).learning_rate == 1e-6
+    for rate in (0, 0.0, -0.1):
+        with pytest.raises(
+            ConfigError,
+            match=r"\[train.learning_rate\] expected a positive number at most 10, got",
+        ):
+            TrainParams(learning_rate=rate)
+
+
+def test_an_exclusive_minimum_other_than_zero_is_described() -> None:
+    from textpipe.config import describe_value
+
+    assert describe_value(float, {"above": 0.5, "maximum": 2}) == "a number above 0.5 at most 2"
+    assert describe_value(int, {"above": 0}) == "a positive integer"
+
+
 def test_missing_required_source_is_reported() -> None:
     with pytest.raises(ConfigError, match=r"\[download.source\] is required"):
         parse_pipeline({}, name="t", location="t.toml")

@@ -674,6 +674,18 @@ def test_more_one_line_errors(
             lock_timeout()
 
 
+def test_a_bad_lock_timeout_is_refused_even_without_a_wait(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TEXTPIPE_LOCK_TIMEOUT", "xyz")
+    store = Store(tmp_path / "store")
+    with (
+        pytest.raises(ConfigError, match="TEXTPIPE_LOCK_TIMEOUT must be a number of seconds"),
+        store.lock("c" * 64, what="nothing"),
+    ):
+        pass
+
+
 # -- 9. leftovers ---------------------------------------------------------------------------
 
 SLOW_BUILD = """

@@ -529,9 +529,9 @@ class Store:
             path.parent.mkdir(parents=True, exist_ok=True)
             if path.exists() and not path.is_file():
                 raise ArtifactError(f"{path}: lock path is not a file; remove it.")
+            timeout = lock_timeout()  # checked even when no wait comes, so a bad value shows
             release = _try_lock(path, timeout=0)
             if release is None:
-                timeout = lock_timeout()
                 if notice:
                     notice(f"waiting for another textpipe process that is building {what}")
                 release = _try_lock(path, timeout=timeout)

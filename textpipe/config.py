@@ -23,6 +23,7 @@ def spec(
     help: str,
     *,
     minimum: float | None = None,
+    above: float | None = None,
     maximum: float | None = None,
     below: float | None = None,
     choices: tuple[str, ...] | None = None,
@@ -33,6 +34,9 @@ def spec(
     metavar: str | None = None,
 ) -> Any:
     """A parameter: its default, help text, the range or choices it accepts, and its role.
+
+    The range: ``minimum`` and ``maximum`` bound it inclusively, ``above`` and ``below``
+    exclusively (``above=0``: a positive number).
 
     This is the only place a parameter is declared: the stage commands' options, ``--help``,
     ``--set``, TOML presets, validation and cache keys are all derived from it.
@@ -47,6 +51,7 @@ def spec(
     metadata = {
         "help": help,
         "minimum": minimum,
+        "above": above,
         "maximum": maximum,
         "below": below,
         "choices": choices,
@@ -72,6 +77,12 @@ def _describe(kind: Any, metadata: dict[str, Any]) -> str:
             description = f"a non-negative {'integer' if kind is int else 'number'}"
         else:
             description += f" >= {minimum}"
+    if kind in (int, float) and metadata.get("above") is not None:
+        above = metadata["above"]
+        if above == 0:
+            description = f"a positive {'integer' if kind is int else 'number'}"
+        else:
+            description += f" above {above}"
     if metadata.get("below") is not None:
         description += f" below {metadata['below']}"
     if metadata.get("maximum") is not None:
@@ -113,6 +124,8 @@ def _check_value(value: Any, kind: Any, optional: bool, meta: dict) -> str | Non
         return f"expected {_describe(kind, meta)}, got {value!r}"
     if kind in (int, float):
         if meta.get("minimum") is not None and value < meta["minimum"]:
+            return f"expected {_describe(kind, meta)}, got {value!r}"
+        if meta.get("above") is not None and value <= meta["above"]:
             return f"expected {_describe(kind, meta)}, got {value!r}"
         if meta.get("maximum") is not None and value > meta["maximum"]:
             return f"expected {_describe(kind, meta)}, got {value!r}"
@@ -236,7 +249,9 @@ class DownloadParams(Params):
     source: str = spec(
         dataclasses.MISSING, "hub id (owner/name), dataset folder, or .csv/.tsv/.jsonl/.parquet"
     )
-    test_file: str | None = spec(None, "a separate test file, for a file source", flags=("--test",))
+    test_file: str | None = spec(
+        None, "a separate test file, for a file source", flags=("--test",), metavar="FILE"
+    )
     text_column: str | None = spec(None, "text column (found among common names when not given)")
     label_column: str | None = spec(None, "label column (found among common names when not given)")
     limit: int | None = spec(
@@ -299,7 +314,7 @@ class TrainParams(Params):
     )
     epochs: int = spec(3, "number of epochs", minimum=1)
     batch_size: int = spec(64, "batch size", minimum=1)
-    learning_rate: float = spec(1e-3, "Adam learning rate", minimum=0, maximum=10)
+    learning_rate: float = spec(1e-3, "Adam learning rate", above=0, maximum=10)
     learning_rate_decay: float = spec(
         1.0,
         "factor by which the learning rate falls over each epoch, smoothly at every step "
@@ -492,6 +507,7 @@ def parse_pipeline(
             errors.append(f"{location}: [{key}] expected a table, got {value!r}.")
         else:
             tables[key] = dict(value)
+    set_by: dict[str, str] = {}  # stage.key: the first --set that gave it
     for override in overrides:
         target, separator, raw = override.partition("=")
         stage, dot, field_name = target.strip().partition(".")
@@ -503,6 +519,13 @@ def parse_pipeline(
                 f"--set {override}: unknown stage {stage!r}. Stages: {', '.join(STAGE_NAMES)}."
             )
             continue
+        key = f"{stage}.{field_name.strip()}"
+        if key in set_by:
+            errors.append(
+                f"--set {override}: {key} is also given by --set {set_by[key]}; give it once."
+            )
+            continue
+        set_by[key] = override
         problem = _override_problem(stage, field_name, parse_override_value(raw.strip()))
         if problem:
             errors.append(f"--set {override}: [{stage}.{field_name}] {problem}.")

@@ -110,3 +110,15 @@ def test_ensemble_refuses_runs_on_other_rows_and_bad_weights(
     assert alone.exit_code == 2 and "at least two" in alone.output
     missing = two_runs.invoke(cli, ["ensemble", "tiny-bag", "nope"])
     assert missing.exit_code == 1 and "No evaluated run named 'nope'" in missing.output
+
+
+def test_ensemble_refuses_the_same_evaluation_twice(runner: CliRunner, trained_run: Path):
+    evaluations = Path(os.environ["TEXTPIPE_HOME"]) / "evaluate"
+    before = sorted(evaluations.iterdir())
+    by_name = runner.invoke(cli, ["ensemble", "tiny", "tiny"])
+    assert by_name.exit_code == 2
+    assert by_name.output.startswith("Error: tiny is given twice (")
+    assert "give each run once" in by_name.output and len(by_name.output.splitlines()) == 1
+    by_folder = runner.invoke(cli, ["ensemble", "tiny", str(_evaluation("tiny"))])
+    assert by_folder.exit_code == 2 and "tiny is given twice" in by_folder.output
+    assert sorted(evaluations.iterdir()) == before  # nothing built

@@ -47,3 +47,11 @@ def test_cli_predict_input(trained_run: Path, tmp_path: Path) -> None:
     assert len(output.read_text().splitlines()) == 30
     result = CliRunner().invoke(cli, ["predict", "tiny", "--input", str(source)])
     assert result.exit_code == 1 and "go together" in result.output
+
+
+def test_options_of_input_are_refused_without_it(runner) -> None:
+    for option, value in (("--split", "validation"), ("--text-column", "review")):
+        result = runner.invoke(cli, ["predict", "tiny", option, value, "some text"])
+        assert result.exit_code == 1
+        assert result.output.startswith(f"Error: {option} applies to --input only")
+        assert len(result.output.splitlines()) == 1

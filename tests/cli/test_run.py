@@ -28,3 +28,14 @@ def test_run_prints_stages_metrics_and_is_cached_the_second_time(runner, trained
     assert bad.exit_code == 2
     assert "[train.epochs] expected a positive integer, got 'ten'" in bad.output
     assert "[vocab.sise] unknown key" in bad.output
+
+
+def test_run_refuses_the_same_set_twice(runner) -> None:
+    result = runner.invoke(
+        cli, ["run", "imdb-lstm", "--dry-run", "--set", "train.epochs=1", "--set", "train.epochs=2"]
+    )
+    assert result.exit_code == 2
+    assert result.output.strip() == (
+        "Error: --set train.epochs=2: train.epochs is also given by --set train.epochs=1; "
+        "give it once."
+    )

@@ -71,8 +71,45 @@ def test_bad_set_values_are_one_clear_line(tmp_path: Path) -> None:
     twice = runner.invoke(cli, ["vocab", str(tmp_path), "--size", "3", "--set", "size=4"])
     assert twice.exit_code == 2 and "give it once" in twice.output
     bad = runner.invoke(cli, ["vocab", str(tmp_path), "--set", "size=0"])
-    assert bad.exit_code == 2 and "--size: expected a positive integer at most" in bad.output
+    assert bad.exit_code == 2
+    assert "Error: --set size=0: expected a positive integer at most" in bad.output
     assert "Traceback" not in unknown.output + twice.output + bad.output
+
+
+def test_a_bad_set_value_names_the_override_as_typed(tmp_path: Path) -> None:
+    runner = CliRunner()
+    bad = runner.invoke(cli, ["download", "data.csv", "--set", "validation_size=abc"])
+    assert bad.exit_code == 2
+    assert bad.output.strip() == (
+        "Error: --set validation_size=abc: expected a non-negative number below 1, got 'abc'."
+    )
+    prefixed = runner.invoke(cli, ["vocab", str(tmp_path), "--set", "vocab.size=0"])
+    assert prefixed.exit_code == 2
+    assert "Error: --set vocab.size=0: expected a positive integer" in prefixed.output
+    # an option's own bad value is still named by the option, beside the override's
+    both = runner.invoke(
+        cli, ["download", "data.csv", "--limit", "0", "--set", "validation_size=2"]
+    )
+    assert both.exit_code == 2
+    assert both.output.splitlines() == [
+        "Error: --set validation_size=2: expected a non-negative number below 1, got 2.",
+        "--limit: expected a positive integer, got 0.",
+    ]
+
+
+def test_the_same_key_set_twice_is_refused(tmp_path: Path) -> None:
+    twice = CliRunner().invoke(
+        cli, ["vocab", str(tmp_path), "--set", "size=3", "--set", "vocab.size=4"]
+    )
+    assert twice.exit_code == 2
+    assert twice.output.strip() == (
+        "Error: --set vocab.size=4: size is also given by --set size=3; give it once."
+    )
+
+
+def test_download_help_shows_file_for_the_test_file() -> None:
+    download_help = CliRunner().invoke(cli, ["download", "--help"]).output
+    assert "--test FILE" in download_help and "--test TEXT" not in download_help
 
 
 def test_an_option_the_model_does_not_use_is_refused_before_any_work(encoded_artifact) -> None:

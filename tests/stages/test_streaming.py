@@ -144,9 +144,10 @@ def test_memory_budget(monkeypatch: pytest.MonkeyPatch, text: str, expected: int
     assert tables.memory_budget() == expected
 
 
-def test_memory_budget_refuses_nonsense(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(tables.MEMORY_VARIABLE, "lots")
-    with pytest.raises(ConfigError, match="TEXTPIPE_MEMORY"):
+@pytest.mark.parametrize("text", ["lots", "0", "0GB", "0.0001"])
+def test_memory_budget_refuses_nonsense(monkeypatch: pytest.MonkeyPatch, text: str) -> None:
+    monkeypatch.setenv(tables.MEMORY_VARIABLE, text)
+    with pytest.raises(ConfigError, match=r"TEXTPIPE_MEMORY=.*: expected a size above 0"):
         tables.memory_budget()
 
 

@@ -180,7 +180,10 @@ def with_option_names(message: str, cls: type[Params]) -> str:
         return f"{option_name(cls, name)}:" if name in fields else match.group(0)
 
     message = re.sub(rf"\[{cls.stage}\.([a-z_]+)\]", replace_bracketed, message)
-    return re.sub(rf"\b{cls.stage}\.([a-z_]+)(=([^\s:,;()]*[^\s:,;().]))?", replace, message)
+    # an override the user typed (``--set download.limit=0``) is quoted as typed
+    return re.sub(
+        rf"(?<!--set )\b{cls.stage}\.([a-z_]+)(=([^\s:,;()]*[^\s:,;().]))?", replace, message
+    )
 
 
 def params_options(cls: type[Params]) -> Callable[[Command], Command]:
@@ -220,6 +223,7 @@ def params_from_cli(
             given[name] = None if value is UNSET else value
     errors = []
     types = field_types(cls)
+    set_by: dict[str, str] = {}  # parameter: the first --set that gave it
     for override in overrides:
         target, separator, raw = override.partition("=")
         name = target.strip()
@@ -236,13 +240,27 @@ def params_from_cli(
                 f"Valid keys: {', '.join(sorted(types))}."
             )
             continue
+        if name in set_by:
+            errors.append(
+                f"--set {override}: {name} is also given by --set {set_by[name]}; give it once."
+            )
+            continue
+        set_by[name] = override
         if name in given and name in values and values[name] is not None:
             errors.append(f"--set {override}: {name} is also given as an option; give it once.")
             continue
-        given[name] = override_value(cls, name, raw.strip())
+        value = override_value(cls, name, raw.strip())
+        problem = cls.check_field(name, value)
+        if problem:  # named by the override the user typed, not by the option
+            errors.append(f"--set {override}: {problem}.")
+            continue
+        given[name] = value
+    instance, problems = cls.parse(given)  # the options' values, each error at once
+    errors += problems
     if errors:
         raise ConfigError("\n".join(errors))
-    return cls.from_mapping(given)
+    assert instance is not None
+    return instance
 
 
 def store() -> Store:

@@ -84,6 +84,21 @@ def command(
 
     if (input_path is None) != (output is None):
         raise InputError("--input and -o go together: textpipe predict RUN --input FILE -o OUT.")
+    if input_path is None:
+        # options of --input: without it they would be silently ignored
+        from click.core import ParameterSource
+
+        context = click.get_current_context()
+        for name, flag in (
+            ("split", "--split"),
+            ("text_column", "--text-column"),
+            ("batch_size", "--batch-size"),
+        ):
+            if context.get_parameter_source(name) is ParameterSource.COMMANDLINE:
+                raise InputError(
+                    f"{flag} applies to --input only: textpipe predict RUN --input FILE "
+                    f"{flag} ... -o OUT."
+                )
     if input_path is not None:
         if texts or text_file is not None:
             raise InputError("--input reads the texts from FILE: pass no texts or --file with it.")

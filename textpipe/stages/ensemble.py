@@ -71,7 +71,7 @@ def ensemble(
         The cache outcome; stats hold the metrics, the members and their weights.
 
     Raises:
-        ConfigError: Fewer than two members, or weights that do not fit.
+        ConfigError: Fewer than two members, a member given twice, or weights that do not fit.
         InputError: Members evaluated on different rows, splits or labels.
     """
     import numpy as np
@@ -81,6 +81,19 @@ def ensemble(
     progress = or_silent(progress)
     if len(evaluations) < 2:
         raise ConfigError("An ensemble needs at least two evaluated runs.")
+    first_named: dict[str, str] = {}
+    for name, evaluation in zip(names, evaluations, strict=True):
+        if evaluation.key in first_named:
+            first = first_named[evaluation.key]
+            twice = (
+                f"{name} is given twice"
+                if first == name
+                else f"{first} and {name} are the same evaluation"
+            )
+            raise ConfigError(
+                f"{twice} ({evaluation.key[:6]}); give each run once (--weights weighs the runs)."
+            )
+        first_named[evaluation.key] = name
     if weights is None:
         weights = [1.0] * len(evaluations)
     if (

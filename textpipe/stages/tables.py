@@ -52,17 +52,19 @@ def memory_budget() -> int:
     """Bytes the data stages aim to stay within: ``TEXTPIPE_MEMORY`` (``1GB``, ``512MB``...).
 
     Raises:
-        ConfigError: the variable is not a size.
+        ConfigError: the variable is not a size, or is 0.
     """
     text = os.environ.get(MEMORY_VARIABLE, "").strip().lower()
     if not text:
         return DEFAULT_MEMORY
     match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?", text)
-    if match is None:
+    size = int(float(match.group(1)) * _UNITS[match.group(2)]) if match else 0
+    if size < 1:  # not a size, or no memory at all
         raise ConfigError(
-            f"{MEMORY_VARIABLE}={text!r}: expected a size such as 1GB, 512MB or 2000000000."
+            f"{MEMORY_VARIABLE}={text!r}: expected a size above 0, such as 1GB, 512MB or "
+            "2000000000."
         )
-    return max(1, int(float(match.group(1)) * _UNITS[match.group(2)]))
+    return size
 
 
 def chunk_bytes() -> int:
