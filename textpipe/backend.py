@@ -42,8 +42,9 @@ def quiet_native_stderr() -> Iterator[None]:
 
 
 def backend_name() -> str:
-    """The Keras backend that will be used, without importing Keras."""
-    return os.environ.get("KERAS_BACKEND", "tensorflow")
+    """The Keras backend that will be used, without importing Keras (an empty
+    KERAS_BACKEND is unset, as Keras reads it)."""
+    return os.environ.get("KERAS_BACKEND") or "tensorflow"
 
 
 # What KERAS_BACKEND may name (Keras 3); textpipe is tested on the first three.

@@ -65,6 +65,10 @@ def main() -> None:
             jnp.flip(x, 1), jnp.flip(mask, 1), *backward
         )
 
+    if len(jax.devices()) < 2:
+        raise SystemExit(
+            "needs two JAX devices: keep --xla_force_host_platform_device_count=2 in XLA_FLAGS"
+        )
     mesh = Mesh(np.array(jax.devices()[:2]), ("direction",))
 
     def two_devices(x, forward, backward):

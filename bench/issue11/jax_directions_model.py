@@ -47,6 +47,10 @@ def main() -> None:
     ids = rng.integers(2, VOCABULARY, (args.rows, LENGTH)).astype("int32")
     ids[np.arange(LENGTH)[None] >= lengths[:, None]] = 0
     labels = rng.integers(0, 2, args.rows).astype("float32")[:, None]
+    if len(jax.devices()) < 2:
+        raise SystemExit(
+            "needs two JAX devices: keep --xla_force_host_platform_device_count=2 in XLA_FLAGS"
+        )
     mesh = Mesh(np.array(jax.devices()[:2]), ("direction",))
 
     def direction(x, mask, kernel, recurrent, bias):

@@ -79,7 +79,7 @@ def _modules_after_running(*commands: list[str]) -> set[str]:
     return set(json.loads(output.splitlines()[-1]))
 
 
-def test_an_unknown_keras_backend_is_one_line(monkeypatch) -> None:
+def test_an_unknown_keras_backend_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
     from textpipe.backend import checked_backend_name, load_keras
     from textpipe.errors import InputError
 
@@ -91,3 +91,5 @@ def test_an_unknown_keras_backend_is_one_line(monkeypatch) -> None:
         load_keras()
     monkeypatch.setenv("KERAS_BACKEND", "jax")
     assert checked_backend_name() == "jax"
+    monkeypatch.setenv("KERAS_BACKEND", "")  # set but empty: unset, as Keras reads it
+    assert checked_backend_name() == "tensorflow"

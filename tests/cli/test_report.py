@@ -6,6 +6,8 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.cli.conftest import invoke
 from textpipe.cli.main import cli
 
@@ -51,3 +53,23 @@ def test_report_plot_replaces_a_file_only_when_told(
     assert not_a_file.exit_code == 2 and "is a directory" in not_a_file.output
     invoke(runner, "report", "--plot", mine, "--overwrite")
     assert mine.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_report_plot_that_fails_keeps_the_old_file(
+    runner, trained_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import matplotlib.figure
+
+    old = tmp_path / "old.png"
+    invoke(runner, "report", "--plot", old)
+    before = old.read_bytes()
+
+    def half_written(figure, path, **options) -> None:
+        Path(path).write_bytes(b"\x89PNG half")
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", half_written)
+    failed = runner.invoke(cli, ["report", "--plot", str(old), "--overwrite"])
+    assert failed.exit_code == 1 and "No space left on device" in failed.output
+    assert old.read_bytes() == before
+    assert not list(tmp_path.glob(".old*"))  # the temporary file is gone too

@@ -840,8 +840,8 @@ def _label_ids(
     if bad or labels.null_count:
         count = bad or labels.null_count
         raise InputError(
-            f"{_rows_of(count, split)} no label (column {column!r}). Remove them or choose "
-            "another download.label_column."
+            f"{_rows_of(count, split)} no label (column {column!r}). Remove "
+            f"{'it' if count == 1 else 'them'} or choose another download.label_column."
         )
     return ids
 
