@@ -134,3 +134,25 @@ def test_train_key_holds_only_the_options_the_model_uses() -> None:
     assert keyed(model="lstm", kernel_size=5) == lstm
     ngram = keyed(model="ngram", ngram_buckets=2**24)
     assert ngram["ngram_buckets"] == 2**24 and "pooling" not in ngram
+
+
+def test_an_override_is_checked_as_the_stage_commands_check_it() -> None:
+    # one check (config.check_override) for `run --set` and the stage commands' --set:
+    # a quoted "none" is the string, not "unset", and is named by the override that gave it
+    with pytest.raises(ConfigError) as raised:
+        parse_pipeline(
+            {"download": {"source": "x.csv"}},
+            name="t",
+            location="t.toml",
+            overrides=['download.limit="none"'],
+        )
+    assert str(raised.value) == (
+        "--set download.limit=\"none\": [download.limit] expected a positive integer, got 'none'."
+    )
+    config = parse_pipeline(
+        {"download": {"source": "x.csv", "limit": 3}},
+        name="t",
+        location="t.toml",
+        overrides=["download.limit=none"],
+    )
+    assert config.download.limit is None

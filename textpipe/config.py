@@ -462,18 +462,24 @@ def override_value(cls: type[Params], name: str, raw: str) -> Any:
     return value
 
 
-def _override_problem(stage: str, name: str, value: Any) -> str | None:
-    """What is wrong with one ``--set`` override, or None."""
-    cls = PARAMS_BY_STAGE[stage]
-    known = {item.name: item for item in dataclasses.fields(cls)}
-    if name not in known:
-        return f"unknown key. Valid keys: {', '.join(sorted(known))}"
-    kind, optional = field_types(cls)[name]
-    if optional and isinstance(value, str) and value.lower() == "none":
-        return None
-    if kind is str and not isinstance(value, str):
-        return None
-    return _check_value(value, kind, optional, dict(known[name].metadata))
+def check_override(cls: type[Params], name: str, raw: str) -> tuple[Any, str | None]:
+    """One ``--set`` override of parameter ``name``: its value, and what is wrong with it
+    ("unknown key. ...", "expected ...") or None."""
+    if name not in field_types(cls):
+        return None, cls.check_field(name, None)  # the unknown key, with the valid ones
+    value = override_value(cls, name, raw)
+    return value, cls.check_field(name, value)
+
+
+def repeated_override(given_by: dict[str, str], key: str, override: str) -> str | None:
+    """The error of a ``--set`` that gives ``key`` again, or None (and ``given_by`` notes it).
+
+    ``given_by`` maps each key given so far to the first ``--set`` that gave it.
+    """
+    if key in given_by:
+        return f"--set {override}: {key} is also given by --set {given_by[key]}; give it once."
+    given_by[key] = override
+    return None
 
 
 def parse_pipeline(
@@ -519,18 +525,15 @@ def parse_pipeline(
                 f"--set {override}: unknown stage {stage!r}. Stages: {', '.join(STAGE_NAMES)}."
             )
             continue
-        key = f"{stage}.{field_name.strip()}"
-        if key in set_by:
-            errors.append(
-                f"--set {override}: {key} is also given by --set {set_by[key]}; give it once."
-            )
+        repeated = repeated_override(set_by, f"{stage}.{field_name.strip()}", override)
+        if repeated:
+            errors.append(repeated)
             continue
-        set_by[key] = override
-        problem = _override_problem(stage, field_name, parse_override_value(raw.strip()))
+        value, problem = check_override(PARAMS_BY_STAGE[stage], field_name, raw.strip())
         if problem:
             errors.append(f"--set {override}: [{stage}.{field_name}] {problem}.")
             continue
-        tables[stage][field_name] = override_value(PARAMS_BY_STAGE[stage], field_name, raw.strip())
+        tables[stage][field_name] = value
     parsed: dict[str, Params] = {}
     for stage in STAGE_NAMES:
         instance, stage_errors = PARAMS_BY_STAGE[stage].parse(tables[stage], location)

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import click
 
 from textpipe.artifacts import Outcome, Store
-from textpipe.config import Params, field_types, override_value
+from textpipe.config import Params, check_override, field_types, repeated_override
 from textpipe.errors import ConfigError
 
 ParamsType = TypeVar("ParamsType", bound=Params)
@@ -240,17 +240,14 @@ def params_from_cli(
                 f"Valid keys: {', '.join(sorted(types))}."
             )
             continue
-        if name in set_by:
-            errors.append(
-                f"--set {override}: {name} is also given by --set {set_by[name]}; give it once."
-            )
+        repeated = repeated_override(set_by, name, override)
+        if repeated:
+            errors.append(repeated)
             continue
-        set_by[name] = override
         if name in given and name in values and values[name] is not None:
             errors.append(f"--set {override}: {name} is also given as an option; give it once.")
             continue
-        value = override_value(cls, name, raw.strip())
-        problem = cls.check_field(name, value)
+        value, problem = check_override(cls, name, raw.strip())
         if problem:  # named by the override the user typed, not by the option
             errors.append(f"--set {override}: {problem}.")
             continue
