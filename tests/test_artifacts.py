@@ -216,3 +216,19 @@ def test_the_store_lock_excludes_another_holder_until_released(tmp_path: Path) -
             fcntl.flock(stream, fcntl.LOCK_EX | fcntl.LOCK_NB)
     with open(path, "a") as stream:
         fcntl.flock(stream, fcntl.LOCK_EX | fcntl.LOCK_NB)  # released
+
+
+def test_check_replaceable_names_the_option(tmp_path: Path) -> None:
+    from textpipe.artifacts import check_replaceable
+    from textpipe.errors import InputError
+
+    check_replaceable(tmp_path / "new.csv", option="-o", overwrite=False)
+    mine = tmp_path / "mine.png"
+    mine.write_text("the user's")
+    with pytest.raises(InputError) as raised:
+        check_replaceable(mine, option="--plot", overwrite=False)
+    assert str(raised.value) == f"--plot {mine}: exists; pass --overwrite to replace it"
+    check_replaceable(mine, option="--plot", overwrite=True)
+    with pytest.raises(InputError) as raised:
+        check_replaceable(tmp_path, option="-o", overwrite=True)
+    assert str(raised.value) == f"-o {tmp_path}: exists and is not a file."

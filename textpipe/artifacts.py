@@ -371,6 +371,21 @@ def resolve_path(path: Path) -> Path:
         raise ArtifactError(f"{path}: cannot resolve the path ({error}).") from None
 
 
+def check_replaceable(path: Path, *, option: str, overwrite: bool) -> None:
+    """Refuse a file name that exists, unless ``overwrite`` and it is a file: it may be a
+    file of the user's (``predict -o``, ``report --plot``).
+
+    Raises:
+        InputError: naming ``option`` and the path.
+    """
+    if path.exists() and (not overwrite or not path.is_file()):
+        raise InputError(
+            f"{option} {path}: exists; pass --overwrite to replace it"
+            if path.is_file()
+            else f"{option} {path}: exists and is not a file."
+        )
+
+
 @dataclass(frozen=True)
 class Outcome:
     """What the cache did for one stage."""
@@ -784,6 +799,19 @@ class Store:
             artifact = self._materialize(artifact, output_path, notice, force=force)
         seconds = time.perf_counter() - start if status == "built" else 0.0
         return Outcome(artifact, status, seconds)
+
+    def check_file_output(self, path: Path, *, option: str) -> None:
+        """Refuse a file textpipe writes for the user (``predict -o``, ``report --plot``) inside
+        the store: only textpipe's own artifacts go there.
+
+        Raises:
+            InputError: naming ``option``, the path and the store.
+        """
+        if _is_within(resolve_path(path), resolve_path(self.root)):
+            raise InputError(
+                f"{option} {path}: inside the store {self.root}, which holds only textpipe's "
+                "artifacts; choose a path outside it."
+            )
 
     def check_output(self, output: Path) -> Path:
         """An ``-o`` folder textpipe may write: refuses the store, the working directory and

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from textpipe.artifacts import Store
+from textpipe.artifacts import Store, check_replaceable
 from textpipe.errors import InputError
 from textpipe.progress import Progress, or_silent
 from textpipe.runs import resolve_run_artifacts
@@ -378,12 +378,7 @@ def predict_file(
         )
     if output.exists() and source.exists() and output.samefile(source):
         raise InputError(f"-o {output} is the --input file; write the predictions to another file.")
-    if output.exists() and (not overwrite or not output.is_file()):
-        raise InputError(
-            f"-o {output}: exists; pass --overwrite to replace it"
-            if output.is_file()
-            else f"-o {output}: exists and is not a file."
-        )
+    check_replaceable(output, option="-o", overwrite=overwrite)
     batches, rows, column = _text_batches(
         source, text_column=text_column, split=split, batch_size=batch_size
     )

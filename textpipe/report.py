@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from textpipe.artifacts import Artifact, Notice, Store
+from textpipe.artifacts import Artifact, Notice, Store, check_replaceable
 from textpipe.errors import ArtifactError, InputError
 from textpipe.runs import run_name_of, run_records
 from textpipe.stages.train import HISTORY_FILE
@@ -286,12 +286,7 @@ def check_plot_path(path: Path, *, overwrite: bool = False) -> None:
     (unless ``overwrite``, and then only a file): InputError."""
     if path.suffix.lower() not in (".png", ".pdf", ".svg"):
         raise InputError(f"--plot {path}: use a name ending in .png, .pdf or .svg.")
-    if path.exists() and (not overwrite or not path.is_file()):
-        raise InputError(
-            f"--plot {path}: exists; pass --overwrite to replace it"
-            if path.is_file()
-            else f"--plot {path}: exists and is not a file."
-        )
+    check_replaceable(path, option="--plot", overwrite=overwrite)
 
 
 def plot(rows: list[ReportRow], path: Path, *, overwrite: bool = False) -> None:

@@ -55,3 +55,20 @@ def test_options_of_input_are_refused_without_it(runner) -> None:
         assert result.exit_code == 1
         assert result.output.startswith(f"Error: {option} applies to --input only")
         assert len(result.output.splitlines()) == 1
+
+
+def test_the_output_is_never_inside_the_store(runner, artifact_root: Path, tmp_path: Path) -> None:
+    source = tmp_path / "in.csv"
+    source.write_text("text\na good film\n")
+    artifact_root.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "link").symlink_to(artifact_root)
+    for output in (artifact_root / "predictions.jsonl", tmp_path / "link" / "train" / "p.csv"):
+        result = runner.invoke(
+            cli, ["predict", "tiny", "--input", str(source), "-o", str(output), "--overwrite"]
+        )
+        assert result.exit_code == 1
+        assert result.output == (
+            f"Error: -o {output}: inside the store {artifact_root}, which holds only textpipe's "
+            "artifacts; choose a path outside it.\n"
+        )
+    assert sorted(path.name for path in artifact_root.iterdir()) == []

@@ -73,3 +73,14 @@ def test_report_plot_that_fails_keeps_the_old_file(
     assert failed.exit_code == 1 and "No space left on device" in failed.output
     assert old.read_bytes() == before
     assert not list(tmp_path.glob(".old*"))  # the temporary file is gone too
+
+
+def test_report_plot_is_never_inside_the_store(runner, artifact_root: Path) -> None:
+    plot = artifact_root / "evaluate" / "plot.png"
+    result = runner.invoke(cli, ["report", "--plot", str(plot), "--overwrite"])
+    assert result.exit_code == 1
+    assert result.output == (
+        f"Error: --plot {plot}: inside the store {artifact_root}, which holds only textpipe's "
+        "artifacts; choose a path outside it.\n"
+    )
+    assert not plot.exists()

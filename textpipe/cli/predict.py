@@ -105,6 +105,8 @@ def command(
         from textpipe.cli.console import ConsoleProgress
         from textpipe.predict import predict_file
 
+        assert output is not None
+        store().check_file_output(output, option="-o")  # before any work
         predictor = load_predictor(run, store(), model_code=model_code, trust_code=trust_code)
         written = predict_file(
             predictor,

@@ -70,6 +70,7 @@ def command(
     )
 
     if plot_path is not None:  # before any work: the name may be a file of the user's
+        store().check_file_output(plot_path, option="--plot")
         check_plot_path(plot_path, overwrite=overwrite)
 
     def warn(message: str) -> None:
