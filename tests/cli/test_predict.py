@@ -49,12 +49,31 @@ def test_cli_predict_input(trained_run: Path, tmp_path: Path) -> None:
     assert result.exit_code == 1 and "go together" in result.output
 
 
-def test_options_of_input_are_refused_without_it(runner) -> None:
-    for option, value in (("--split", "validation"), ("--text-column", "review")):
-        result = runner.invoke(cli, ["predict", "tiny", option, value, "some text"])
+def test_options_of_input_are_refused_without_it(runner, tmp_path: Path) -> None:
+    for option, *value in (
+        ("--split", "validation"),
+        ("--text-column", "review"),
+        ("--batch-size", "8"),
+        ("--overwrite",),
+    ):
+        result = runner.invoke(cli, ["predict", "tiny", option, *value, "some text"])
         assert result.exit_code == 1
         assert result.output.startswith(f"Error: {option} applies to --input only")
         assert len(result.output.splitlines()) == 1
+    # and --format, of the texts' output, with it: -o's suffix gives the file's format
+    source = tmp_path / "in.csv"
+    source.write_text("text\na good film\n")
+    output = tmp_path / "out.csv"
+    result = runner.invoke(
+        cli,
+        ["predict", "tiny", "--input", str(source), "-o", str(output), "--format", "jsonl"],
+    )
+    assert result.exit_code == 1
+    assert result.output == (
+        "Error: --format applies to texts only: with --input, the suffix of -o OUT "
+        "(.parquet, .csv, .jsonl) gives the format.\n"
+    )
+    assert not output.exists()
 
 
 def test_the_output_is_never_inside_the_store(runner, artifact_root: Path, tmp_path: Path) -> None:

@@ -26,6 +26,7 @@ from textpipe.cli.common import model_code_options
     type=click.Choice(["table", "jsonl"]),
     default="table",
     show_default=True,
+    help="How the texts' predictions are printed (--input's format is -o's suffix).",
 )
 @click.option(
     "--input",
@@ -84,21 +85,35 @@ def command(
 
     if (input_path is None) != (output is None):
         raise InputError("--input and -o go together: textpipe predict RUN --input FILE -o OUT.")
-    if input_path is None:
-        # options of --input: without it they would be silently ignored
-        from click.core import ParameterSource
+    # an option that does not apply would be silently ignored: refuse it
+    from click.core import ParameterSource
 
-        context = click.get_current_context()
+    context = click.get_current_context()
+
+    def given(name: str) -> bool:
+        return context.get_parameter_source(name) is ParameterSource.COMMANDLINE
+
+    if input_path is None:
         for name, flag in (
             ("split", "--split"),
             ("text_column", "--text-column"),
             ("batch_size", "--batch-size"),
         ):
-            if context.get_parameter_source(name) is ParameterSource.COMMANDLINE:
+            if given(name):
                 raise InputError(
                     f"{flag} applies to --input only: textpipe predict RUN --input FILE "
                     f"{flag} ... -o OUT."
                 )
+        if given("overwrite"):
+            raise InputError(
+                "--overwrite applies to --input only: textpipe predict RUN --input FILE "
+                "-o OUT --overwrite."
+            )
+    elif given("output_format"):
+        raise InputError(
+            "--format applies to texts only: with --input, the suffix of -o OUT "
+            "(.parquet, .csv, .jsonl) gives the format."
+        )
     if input_path is not None:
         if texts or text_file is not None:
             raise InputError("--input reads the texts from FILE: pass no texts or --file with it.")
