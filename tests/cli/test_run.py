@@ -39,3 +39,22 @@ def test_run_refuses_the_same_set_twice(runner) -> None:
         "Error: --set train.epochs=2: train.epochs is also given by --set train.epochs=1; "
         "give it once."
     )
+
+
+def test_a_relative_source_is_read_from_the_current_directory(
+    runner, tmp_path: Path, monkeypatch
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "train.jsonl").write_text('{"text": "good", "label": "pos"}\n')
+    pipeline = elsewhere / "my.toml"
+    pipeline.write_text('[download]\nsource = "train.jsonl"\n')
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    result = runner.invoke(cli, ["run", str(pipeline), "--dry-run"])
+    assert result.exit_code == 1
+    assert result.output == (
+        f"Error: Source 'train.jsonl': no such file or folder ({here / 'train.jsonl'}: a relative "
+        "path is read from the current directory).\n"
+    )

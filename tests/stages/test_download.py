@@ -157,6 +157,28 @@ def test_missing_path_and_unsupported_type(tmp_path: Path) -> None:
         run(other)
 
 
+def test_a_missing_relative_path_is_shown_from_the_current_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(InputError) as raised:
+        run("train.jsonl")
+    assert str(raised.value) == (
+        f"Source 'train.jsonl': no such file or folder ({tmp_path / 'train.jsonl'}: a relative "
+        "path is read from the current directory)."
+    )
+    write_csv(tmp_path / "train.csv", review_rows())
+    with pytest.raises(InputError) as raised:
+        run("train.csv", test_file="data/test.csv")
+    assert str(raised.value) == (
+        f"Test file 'data/test.csv': no such file or folder ({tmp_path / 'data' / 'test.csv'}: "
+        "a relative path is read from the current directory)."
+    )
+    with pytest.raises(InputError) as raised:  # an absolute path is shown as it is
+        run(tmp_path / "nothing.csv")
+    assert str(raised.value) == f"Source '{tmp_path / 'nothing.csv'}': no such file or folder."
+
+
 def test_bad_option_values(reviews_csv: Path) -> None:
     with pytest.raises(ConfigError, match="validation_size"):
         run(reviews_csv, validation_size=1.5)

@@ -141,6 +141,11 @@ def _check_utf8(path: Path) -> None:
 def _local_file(path_text: str, role: str) -> Path:
     path = Path(path_text)
     if not path.exists():
+        if not path.is_absolute():  # say where it looked: the pipeline file may be elsewhere
+            raise InputError(
+                f"{role} {path_text!r}: no such file or folder ({path.absolute()}: a relative "
+                "path is read from the current directory)."
+            )
         raise InputError(f"{role} {path_text!r}: no such file or folder.")
     if path.is_file() and path.suffix.lower() not in FILE_FORMATS:
         raise InputError(
