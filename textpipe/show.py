@@ -97,15 +97,34 @@ def pipeline_model(
     """The pipeline's trained model when its train artifact is built, else the model its
     parameters describe (untrained), with a line saying which.
 
-    A custom model's code is the one ``model_code`` names, else the preset's own model.
+    A custom model's code is the one ``model_code`` names, else the preset's own model: code
+    runs only where the user named it, on the command line or in the preset (a manifest's
+    spec only with ``trust_code``, as ``load_trained_model`` says).
+
+    Raises:
+        ConfigError: ``model_code`` is not custom code, or the untrained preset's model is a
+            zoo model (``model_code`` would build another model than the preset's).
     """
     from textpipe.backend import load_keras
-    from textpipe.models import build_model, select_model_options
+    from textpipe.errors import ConfigError
+    from textpipe.models import build_model, is_custom_spec, select_model_options
     from textpipe.stages.train import load_trained_model
 
-    load_keras()
     built = {view.stage: view.artifact for view in views if view.artifact is not None}
     trained = built.get("train")
+    spec = config.train.model
+    if model_code is not None and trained is None:  # before Keras: checks only
+        if not is_custom_spec(model_code):
+            raise ConfigError(
+                f"--model-code {model_code}: expected FILE.py:FUNCTION or package.module:function."
+            )
+        if not is_custom_spec(spec):
+            raise ConfigError(
+                f"--model-code {model_code}: the model of {config.name} is {spec!r}, not custom "
+                f"code; to show another model, pass --set train.model={model_code}."
+            )
+        spec = model_code  # the preset's custom model, by the code the user named
+    load_keras()
     if trained is not None:
         # the user's own preset names the model code
         model = load_trained_model(
@@ -117,14 +136,15 @@ def pipeline_model(
     dataset = built.get("download")
     num_classes = dataset.stats["num_classes"] if dataset else 2
     model = build_model(
-        config.train.model,
+        spec,
         vocab_size=vocab_size,
         length=config.encode.length,
         num_classes=num_classes,
-        **select_model_options(config.train.model, config.train.model_options()),
+        **select_model_options(spec, config.train.model_options()),
     )
     note = (
-        f"built from the preset (vocabulary {vocab_size:,} ids"
+        f"built from the preset{f' by {spec}' if spec != config.train.model else ''} "
+        f"(vocabulary {vocab_size:,} ids"
         f"{'' if vocab else ', assuming the full vocabulary size'}; {num_classes} classes"
         f"{'' if dataset else ', assumed'}); not trained"
     )

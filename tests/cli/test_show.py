@@ -71,3 +71,42 @@ def test_show_an_unknown_name_is_one_line(runner, trained_run: Path) -> None:
         assert len(lines) == 1, result.output
         assert lines[0].startswith(f"Error: Unknown preset or run {name!r}.")
         assert "Runs under" in lines[0] and "tiny" in lines[0] and ".toml file" in lines[0]
+
+
+def test_show_builds_an_untrained_custom_model_by_the_model_code_named(
+    runner, tmp_path: Path, sentiment_csv: Path, sentiment_test_csv: Path, monkeypatch
+) -> None:
+    from textpipe.cli.main import cli
+
+    code = tmp_path / "code" / "mine.py"
+    code.parent.mkdir()
+    code.write_text(
+        "import keras\n\n\n"
+        "def build(*, vocab_size, length, num_classes, embedding_dim, units):\n"
+        '    inputs = keras.Input((length,), dtype="int32")\n'
+        "    x = keras.layers.Embedding(\n"
+        '        vocab_size, embedding_dim, mask_zero=True, name="my_embedding"\n'
+        "    )(inputs)\n"
+        '    x = keras.layers.GlobalAveragePooling1D(name="my_pooling")(x)\n'
+        '    x = keras.layers.Dense(units, activation="relu", name="my_hidden")(x)\n'
+        '    outputs = keras.layers.Dense(num_classes, name="my_logits")(x)\n'
+        '    return keras.Model(inputs, outputs, name="mine")\n'
+    )
+    # the preset names its builder relative to the folder it was written in, not this one
+    preset = tiny_pipeline_toml(
+        tmp_path / "mine.toml", sentiment_csv, sentiment_test_csv, model="mine.py:build"
+    )
+    monkeypatch.chdir(tmp_path)
+    shown = invoke(runner, "show", preset, "--model-code", f"{code}:build")
+    assert "my_embedding" in shown.output and "my_logits" in shown.output
+    assert f"built from the preset by {code}:build" in shown.output
+    assert "not trained" in shown.output
+    # a zoo preset's model is not built by other code: that is --set train.model
+    zoo = tiny_pipeline_toml(tmp_path / "zoo.toml", sentiment_csv, sentiment_test_csv)
+    refused = runner.invoke(cli, ["show", str(zoo), "--model-code", f"{code}:build"])
+    assert refused.exit_code == 2
+    assert refused.output.splitlines()[-1] == (
+        f"Error: --model-code {code}:build: the model of zoo is 'bag', not custom code; to show "
+        f"another model, pass --set train.model={code}:build."
+    )
+    assert "my_embedding" not in refused.output
