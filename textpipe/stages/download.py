@@ -921,14 +921,11 @@ def _stream_parquet(
     label_tables: dict[str, pa.Table] = {}
     for name, paths in source.files.items():
         for footer in footers[name]:
-            names = footer.schema.to_arrow_schema().names
-            _check_columns(name, list(names), (text_column, label_column))
+            file_schema = footer.schema.to_arrow_schema()
+            _check_columns(name, list(file_schema.names), (text_column, label_column))
+            _check_column_type(file_schema.field(text_column).type, text_column, "text", name)
         if sum(footer.num_rows for footer in footers[name]) == 0:
             raise InputError(f"The {name} split of {params.source!r} is empty.")
-        for footer in footers[name]:
-            file_schema = footer.schema.to_arrow_schema()
-            text_type = file_schema.types[file_schema.names.index(text_column)]
-            _check_column_type(text_type, text_column, "text", name)
         pieces = []
         for path in paths:
             with pq.ParquetFile(path, pre_buffer=False) as parquet:
