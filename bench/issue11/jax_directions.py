@@ -21,24 +21,56 @@ import time
 
 import numpy as np
 
+UNITS = 64
+TWO_DEVICES = "--xla_force_host_platform_device_count=2"
+
+
+def shard_map_and_mesh():
+    """`shard_map` and a mesh of two JAX devices on the axis "direction"; exits in one line
+    when there are fewer (XLA_FLAGS must keep --xla_force_host_platform_device_count=2)."""
+    import jax
+    from jax.sharding import Mesh
+
+    try:
+        from jax import shard_map
+    except ImportError:  # older JAX
+        from jax.experimental.shard_map import shard_map
+    if len(jax.devices()) < 2:
+        raise SystemExit(f"needs two JAX devices: keep {TWO_DEVICES} in XLA_FLAGS")
+    return shard_map, Mesh(np.array(jax.devices()[:2]), ("direction",))
+
+
+def max_pooled_direction(x, mask, kernel, recurrent, bias):
+    """One masked LSTM direction (Keras's gate order), written as Keras's masked loop runs
+    it, max-pooled over each row's real steps: `(batch, UNITS)`."""
+    import jax
+    import jax.numpy as jnp
+
+    def step(carry, item):
+        (h, c), (xt, m) = carry, item
+        i, f, g, o = jnp.split(xt @ kernel + bias + h @ recurrent, 4, -1)
+        c2 = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
+        h2 = jax.nn.sigmoid(o) * jnp.tanh(c2)
+        m = m[:, None]
+        return (jnp.where(m, h2, h), jnp.where(m, c2, c)), jnp.where(m, h2, -1e9)
+
+    zeros = jnp.zeros((x.shape[0], UNITS), x.dtype) + 0 * x[:, 0, :1]  # shard_map's types
+    _, outputs = jax.lax.scan(step, (zeros, zeros), (jnp.swapaxes(x, 0, 1), mask.T))
+    return outputs.max(0)
+
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--steps", type=int, default=500)
     args = parser.parse_args()
-    os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=2")
+    os.environ.setdefault("XLA_FLAGS", TWO_DEVICES)
     import jax
     import jax.numpy as jnp
-    from jax.sharding import Mesh
     from jax.sharding import PartitionSpec as P
 
-    try:
-        from jax import shard_map
-    except ImportError:  # older JAX
-        from jax.experimental.shard_map import shard_map
-
-    batch, steps, features, units = args.batch, args.steps, 64, 64
+    shard_map, mesh = shard_map_and_mesh()
+    batch, steps, features, units = args.batch, args.steps, 64, UNITS
     rng = np.random.default_rng(0)
     shapes = [(features, 4 * units), (units, 4 * units), (4 * units,)]
     forward_weights = [jnp.asarray(rng.normal(0, 0.1, s).astype("float32")) for s in shapes]
@@ -48,28 +80,12 @@ def main() -> None:
     mask = jnp.asarray(np.arange(steps)[None, :] < lengths[:, None])
 
     def direction(x, mask, kernel, recurrent, bias):
-        def step(carry, item):
-            (h, c), (xt, m) = carry, item
-            i, f, g, o = jnp.split(xt @ kernel + bias + h @ recurrent, 4, -1)
-            c2 = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
-            h2 = jax.nn.sigmoid(o) * jnp.tanh(c2)
-            m = m[:, None]
-            return (jnp.where(m, h2, h), jnp.where(m, c2, c)), jnp.where(m, h2, 0.0)
-
-        zeros = jnp.zeros((x.shape[0], units), x.dtype) + 0 * x[:, 0, :1]  # shard_map's types
-        _, outputs = jax.lax.scan(step, (zeros, zeros), (jnp.swapaxes(x, 0, 1), mask.T))
-        return outputs.max(0).sum()
+        return max_pooled_direction(x, mask, kernel, recurrent, bias).sum()
 
     def one_device(x, forward, backward):
         return direction(x, mask, *forward) + direction(
             jnp.flip(x, 1), jnp.flip(mask, 1), *backward
         )
-
-    if len(jax.devices()) < 2:
-        raise SystemExit(
-            "needs two JAX devices: keep --xla_force_host_platform_device_count=2 in XLA_FLAGS"
-        )
-    mesh = Mesh(np.array(jax.devices()[:2]), ("direction",))
 
     def two_devices(x, forward, backward):
         stacked = [jnp.stack([a, b]) for a, b in zip(forward, backward, strict=True)]

@@ -19,8 +19,9 @@ import os
 import time
 
 import numpy as np
+from jax_directions import TWO_DEVICES, UNITS, max_pooled_direction, shard_map_and_mesh
 
-UNITS, EMBEDDING, VOCABULARY, LENGTH, BATCH = 64, 64, 40_002, 500, 32
+EMBEDDING, VOCABULARY, LENGTH, BATCH = 64, 40_002, 500, 32
 
 
 def main() -> None:
@@ -29,42 +30,19 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1024)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=2")
+    os.environ.setdefault("XLA_FLAGS", TWO_DEVICES)
     os.environ["KERAS_BACKEND"] = "jax"
-    import jax
     import jax.numpy as jnp
     import keras
-    from jax.sharding import Mesh
     from jax.sharding import PartitionSpec as P
 
-    try:
-        from jax import shard_map
-    except ImportError:  # older JAX
-        from jax.experimental.shard_map import shard_map
-
+    shard_map, mesh = shard_map_and_mesh()
     rng = np.random.default_rng(0)
     lengths = np.clip(rng.lognormal(5.2, 0.7, args.rows).astype(int), 1, LENGTH)
     ids = rng.integers(2, VOCABULARY, (args.rows, LENGTH)).astype("int32")
     ids[np.arange(LENGTH)[None] >= lengths[:, None]] = 0
     labels = rng.integers(0, 2, args.rows).astype("float32")[:, None]
-    if len(jax.devices()) < 2:
-        raise SystemExit(
-            "needs two JAX devices: keep --xla_force_host_platform_device_count=2 in XLA_FLAGS"
-        )
-    mesh = Mesh(np.array(jax.devices()[:2]), ("direction",))
-
-    def direction(x, mask, kernel, recurrent, bias):
-        def step(carry, item):
-            (h, c), (xt, m) = carry, item
-            i, f, g, o = jnp.split(xt @ kernel + bias + h @ recurrent, 4, -1)
-            c2 = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
-            h2 = jax.nn.sigmoid(o) * jnp.tanh(c2)
-            m = m[:, None]
-            return (jnp.where(m, h2, h), jnp.where(m, c2, c)), jnp.where(m, h2, -1e9)
-
-        zeros = jnp.zeros((x.shape[0], UNITS), x.dtype) + 0 * x[:, 0, :1]  # shard_map's types
-        _, outputs = jax.lax.scan(step, (zeros, zeros), (jnp.swapaxes(x, 0, 1), mask.T))
-        return outputs.max(0)
+    direction = max_pooled_direction
 
     class BidirectionalMaxPooled(keras.layers.Layer):
         def build(self, shape):
