@@ -16,6 +16,7 @@ from textpipe.textops import (
     build_normalizer,
     build_tokenizer,
     normalize_array,
+    spaced_tokens,
     split_tokens,
 )
 
@@ -146,3 +147,50 @@ def test_a_corpus_beyond_latin1_comes_back_in_few_parts_with_the_exact_text() ->
         chunks = part.num_chunks if isinstance(part, pa.ChunkedArray) else 1
         assert chunks <= 2 * MAX_SPLICED_ROWS + 1
     assert isinstance(normalize_parts(pa.array(many), params, threads=1)[0], pa.Array)
+
+
+def _collapsed_texts(seed: int, rows: int = 300) -> list[str]:
+    """Single-spaced, trimmed texts of up to 40 tokens, some empty, some one token long, with
+    characters of one to four bytes in UTF-8."""
+    import random
+
+    rng = random.Random(seed)
+    words = ["a", "bb", "é", "naïve", "日本", "😀x", "the", "z" * 30, "[unk]"]
+    sizes = [0, 1, 2, 39, 40, 41] + [rng.randrange(0, 41) for _ in range(rows - 6)]
+    return [" ".join(rng.choice(words) for _ in range(size)) for size in sizes]
+
+
+@pytest.mark.parametrize("text_type", [pa.string(), pa.large_string()])
+@pytest.mark.parametrize("max_tokens", [None, 1, 2, 39, 40])
+@pytest.mark.parametrize("from_end", [False, True])
+def test_spaced_tokens_are_split_tokens_without_a_copy(
+    text_type: pa.DataType, max_tokens: int | None, from_end: bool
+) -> None:
+    texts = pa.array(_collapsed_texts(seed=max_tokens or 0), text_type).slice(3)  # an offset
+    expected = split_tokens(texts, NormalizeParams(), max_tokens=max_tokens, from_end=from_end)
+    spaced = spaced_tokens(texts)
+    assert spaced is not None
+    assert spaced.counts.tolist() == [
+        len(tokens) for tokens in split_tokens(texts, NormalizeParams()).to_pylist()
+    ]
+    pieces = spaced.pieces(max_tokens, from_end=from_end).to_pylist()
+    # the same pieces, row after row, each but a row's last with its space
+    flat = [token for tokens in expected.to_pylist() for token in tokens]
+    assert [piece.rstrip(" ") for piece in pieces] == flat
+    last_of_row = set((expected.offsets.to_numpy()[1:] - 1).tolist())
+    assert [piece.endswith(" ") for piece in pieces] == [
+        index not in last_of_row for index in range(len(pieces))
+    ]
+    assert (
+        spaced.pieces(max_tokens, from_end=from_end).buffers()[2].address
+        == texts.buffers()[2].address
+    )
+
+
+@pytest.mark.parametrize(
+    "texts",
+    [["a b", None], ["a  b"], [" a"], ["a "], ["", "", ""], []],
+    ids=["null", "double space", "leading space", "trailing space", "all empty", "no rows"],
+)
+def test_spaced_tokens_refuse_texts_that_are_not_single_spaced(texts: list[str | None]) -> None:
+    assert spaced_tokens(pa.array(texts, pa.string())) is None

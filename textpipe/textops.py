@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 import unicodedata
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -301,6 +302,88 @@ def split_tokens(
     if empty.any():
         tokens = _drop_flat(tokens, empty)
     return tokens
+
+
+@dataclass(frozen=True)
+class SpacedTokens:
+    """The tokens of texts whose whitespace is collapsed, found in the texts' own bytes.
+
+    ``starts`` holds where each token starts in ``characters``, row after row; a token runs to
+    the next one's start (or to ``end``), so each token but the last of its row keeps the space
+    that follows it. ``counts`` holds the tokens of each row (0 for an empty text).
+    """
+
+    text_type: pa.DataType
+    characters: pa.Buffer
+    starts: np.ndarray
+    end: int
+    counts: np.ndarray
+
+    def pieces(self, max_tokens: int | None = None, *, from_end: bool = False) -> pa.Array:
+        """The tokens as a string array over ``characters`` (no copy), a lookup matching
+        ``token`` and ``token + " "`` alike. With ``max_tokens``, a longer row keeps its first
+        ``max_tokens`` tokens (its last, ``from_end``) and its rest as one piece more, as
+        ``split_tokens`` does."""
+        import numpy as np
+        import pyarrow as pa
+
+        starts = self.starts
+        if max_tokens is not None and np.any(self.counts > max_tokens + 1):
+            long_rows = np.flatnonzero(self.counts > max_tokens + 1)
+            first = (np.cumsum(self.counts) - self.counts)[long_rows]
+            dropped = self.counts[long_rows] - max_tokens - 1
+            # the dropped starts of a long row: after its first max_tokens + 1 (from the start)
+            # or after its first one, the rest's (from the end)
+            begin = first + (1 if from_end else max_tokens + 1)
+            steps = np.arange(int(dropped.sum())) - np.repeat(np.cumsum(dropped) - dropped, dropped)
+            starts = np.delete(starts, np.repeat(begin, dropped) + steps)
+        offsets = np.empty(len(starts) + 1, starts.dtype)
+        offsets[:-1] = starts
+        offsets[-1] = self.end
+        return pa.Array.from_buffers(
+            self.text_type, len(starts), [None, pa.py_buffer(offsets), self.characters]
+        )
+
+
+def spaced_tokens(texts: pa.Array) -> SpacedTokens | None:
+    """The tokens of texts that are single-spaced and trimmed (``collapse_whitespace``), as
+    ``split_tokens`` splits them but without copying their characters; None where a text is
+    null or not so spaced, for which ``split_tokens`` is the way."""
+    import numpy as np
+    import pyarrow as pa
+
+    if texts.null_count or texts.type not in (pa.string(), pa.large_string()):
+        return None
+    offset_type = np.int32 if texts.type == pa.string() else np.int64
+    offsets_buffer, characters = texts.buffers()[1:3]
+    row_offsets = np.frombuffer(offsets_buffer, offset_type)[
+        texts.offset : texts.offset + len(texts) + 1
+    ]
+    if characters is None or len(row_offsets) < 2 or row_offsets[-1] == row_offsets[0]:
+        return None
+    data = np.frombuffer(characters, np.uint8)
+    first, last = int(row_offsets[0]), int(row_offsets[-1])
+    spaces = np.flatnonzero(data[first:last] == ord(" "))
+    # after each space a token starts
+    after_spaces = np.add(spaces, first + 1, dtype=offset_type, casting="unsafe")
+    non_empty = row_offsets[1:] > row_offsets[:-1]
+    row_starts = row_offsets[:-1][non_empty]
+    if (
+        (len(after_spaces) > 1 and np.any(np.diff(after_spaces) == 1))
+        or np.any(data[row_starts] == ord(" "))
+        or np.any(data[row_offsets[1:][non_empty] - 1] == ord(" "))
+    ):
+        return None  # a run of spaces or one at an end: not collapsed
+    starts = np.insert(after_spaces, np.searchsorted(after_spaces, row_starts), row_starts)
+    # a row's spaces lie in (its start, its end]: one token more than spaces, if not empty
+    counts = np.diff(np.searchsorted(after_spaces, row_offsets, side="right")) + non_empty
+    return SpacedTokens(
+        text_type=texts.type,
+        characters=characters,
+        starts=starts,
+        end=last,
+        counts=counts.astype(np.int64),
+    )
 
 
 def split_pieces(

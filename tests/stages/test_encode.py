@@ -155,3 +155,31 @@ def test_encoded_gives_typed_access_to_an_encode_artifact(encoded_artifact) -> N
     ids, labels = data.split("train")
     assert ids.shape == (len(labels), 12) and set(labels.tolist()) <= {0, 1}
     assert data.vocab_key == encoded_artifact.input_key("vocab")
+
+
+@pytest.mark.parametrize("padding", ["post", "pre"])
+@pytest.mark.parametrize("truncation", ["post", "pre"])
+@pytest.mark.parametrize("length", [1, 2, 39, 40, 41])
+def test_ids_over_the_texts_bytes_equal_ids_of_split_tokens(
+    padding: str, truncation: str, length: int
+) -> None:
+    import pyarrow as pa
+
+    from tests.test_textops import _collapsed_texts
+    from textpipe.stages.encode import VocabularySets, _encode_split_texts, encode_texts
+
+    texts = pa.array(_collapsed_texts(seed=length)).slice(2)
+    vocabulary = VocabularySets.of(["[PAD]", "[UNK]", "the", "é", "日本", "bb", "[unk]"])
+    params = EncodeParams(length=length, padding=padding, truncation=truncation)
+    normalize_params = NormalizeParams()
+    padded, counts = encode_texts(
+        texts, vocabulary, normalize_params=normalize_params, params=params
+    )
+    expected, expected_counts = _encode_split_texts(
+        texts, vocabulary.tokens, normalize_params=normalize_params, params=params
+    )
+    assert np.array_equal(padded.ids, expected.ids)
+    assert np.array_equal(padded.lengths, expected.lengths)
+    assert np.array_equal(counts, expected_counts)
+    assert (padded.truncated, padded.empty) == (expected.truncated, expected.empty)
+    assert {2, 3, 4, 5, 6, 1} <= set(np.unique(padded.ids).tolist())  # every id is reached

@@ -19,7 +19,7 @@ from textpipe.progress import Progress, or_silent
 from textpipe.stages.base import Stage
 from textpipe.stages.tables import iter_split_chunks, split_names, split_path, table_rows
 from textpipe.stages.vocab import vocabulary_tokens
-from textpipe.textops import OOV_ID, PAD_ID, default_threads, split_tokens
+from textpipe.textops import OOV_ID, PAD_ID, default_threads, spaced_tokens, split_tokens
 
 if TYPE_CHECKING:
     import numpy as np
@@ -186,9 +186,25 @@ def pad_ids(
     )
 
 
+@dataclass(frozen=True)
+class VocabularySets:
+    """A vocabulary as the lookups need it: its tokens in id order and, for tokens that keep
+    their trailing space (``spaced_tokens``), the tokens followed by each token plus a space."""
+
+    tokens: pa.Array
+    spaced: pa.Array
+
+    @classmethod
+    def of(cls, tokens: list[str]) -> VocabularySets:
+        from textpipe.arrays import string_array
+
+        spaced = string_array([*tokens, *(f"{token} " for token in tokens)])
+        return cls(tokens=string_array(tokens), spaced=spaced)
+
+
 def encode_texts(
     texts: pa.Array,
-    vocabulary: pa.Array,
+    vocabulary: VocabularySets,
     *,
     normalize_params: NormalizeParams,
     params: EncodeParams,
@@ -197,10 +213,43 @@ def encode_texts(
 
     Args:
         texts: normalized texts.
-        vocabulary: the tokens in id order (an Arrow string array); absent tokens get id 1.
+        vocabulary: the tokens in id order; absent tokens get id 1.
         normalize_params: how the texts were normalized (decides how they split).
         params: length, padding and truncation.
     """
+    import numpy as np
+
+    from textpipe.arrays import compute, compute_options, scalar, to_numpy
+
+    spaced = spaced_tokens(texts) if normalize_params.collapse_whitespace else None
+    if spaced is not None:
+        pieces = spaced.pieces(params.length, from_end=params.truncation == "pre")
+        found = compute(
+            "index_in", pieces, options=compute_options("SetLookupOptions", vocabulary.spaced)
+        )
+        # index i and i + V are the same token, without and with its space
+        index = to_numpy(compute("coalesce", found, scalar(-1, np.int32)))
+        ids = np.remainder(index, len(vocabulary.tokens))
+        ids[index < 0] = OOV_ID
+        offsets = np.zeros(len(spaced.counts) + 1, np.int64)
+        np.cumsum(np.minimum(spaced.counts, params.length + 1), out=offsets[1:])
+        padded = pad_ids(
+            ids, offsets, length=params.length, padding=params.padding, truncation=params.truncation
+        )
+        return padded, spaced.counts
+    return _encode_split_texts(
+        texts, vocabulary.tokens, normalize_params=normalize_params, params=params
+    )
+
+
+def _encode_split_texts(
+    texts: pa.Array,
+    vocabulary: pa.Array,
+    *,
+    normalize_params: NormalizeParams,
+    params: EncodeParams,
+) -> tuple[Padded, np.ndarray]:
+    """``encode_texts`` through ``split_tokens``: texts whose whitespace is not collapsed."""
     import numpy as np
 
     from textpipe.arrays import compute, compute_options, numpy_array, scalar, to_numpy
@@ -374,7 +423,7 @@ def encode(
 
     import numpy as np
 
-    from textpipe.arrays import string_array, to_numpy
+    from textpipe.arrays import to_numpy
 
     progress = or_silent(progress)
     normalize_params = NormalizeParams(**normalized.params)
@@ -390,14 +439,14 @@ def encode(
 
     def build(directory: Path) -> dict[str, Any]:
         vocabulary = vocabulary_tokens(vocab)
-        value_set = string_array(vocabulary)
+        value_sets = VocabularySets.of(vocabulary)
         workers = threads or default_threads()
         splits: dict[str, Any] = {}
         names = split_names(normalized)
 
         def encode_chunk(chunk: pa.Array) -> tuple[Padded, np.ndarray, int]:
             padded, counts = encode_texts(
-                chunk, value_set, normalize_params=normalize_params, params=params
+                chunk, value_sets, normalize_params=normalize_params, params=params
             )
             # counted on the worker thread too: the main thread writes the rows meanwhile
             return padded, counts, int(np.count_nonzero(padded.ids == OOV_ID)) - padded.empty

@@ -19,7 +19,13 @@ from textpipe.errors import InputError
 from textpipe.progress import Progress, or_silent
 from textpipe.stages.base import Stage
 from textpipe.stages.tables import chunk_bytes, iter_split_chunks
-from textpipe.textops import SPECIAL_TOKENS, build_tokenizer, default_threads, split_pieces
+from textpipe.textops import (
+    SPECIAL_TOKENS,
+    build_tokenizer,
+    default_threads,
+    spaced_tokens,
+    split_pieces,
+)
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -76,9 +82,23 @@ def _text_counts(
     threads = threads or default_threads()
     size = max(1, -(-len(texts) // threads))
     parts = [texts.slice(start, size) for start in range(0, len(texts), size)]
-    return _counted_parts(
-        parts, lambda part: _value_counts(compute("list_flatten", split_pieces(part, params)))
+    return _counted_parts(parts, lambda part: _piece_counts(part, params))
+
+
+def _piece_counts(texts: pa.Array, params: NormalizeParams) -> pa.StructArray:
+    """Distinct pieces of some texts and their counts, on the calling thread."""
+    import pyarrow as pa
+
+    spaced = spaced_tokens(texts) if params.collapse_whitespace else None
+    if spaced is None:
+        return _value_counts(compute("list_flatten", split_pieces(texts, params)))
+    # Tokens that keep their space are counted apart from the same tokens without it (a
+    # row's last), then trimmed: the merge adds the two up.
+    counted = _value_counts(spaced.pieces())
+    trimmed = compute(
+        "utf8_rtrim", counted.field("values"), options=compute_options("TrimOptions", " ")
     )
+    return pa.StructArray.from_arrays([trimmed, counted.field("counts")], ["values", "counts"])
 
 
 def _merge_counts(tables: list[pa.Table]) -> pa.Table:
