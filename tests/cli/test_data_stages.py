@@ -103,7 +103,7 @@ def test_stage_processes_end_without_tearing_the_interpreter_down(
 ) -> None:
     """A data stage's process ends once its exit handlers have run and its output is flushed,
     without the interpreter's teardown of every module (~25 ms after numpy and pyarrow); other
-    commands, and a failed stage, end as usual."""
+    commands, and a stage under a profiler, end as usual."""
     import subprocess
     import sys
 
@@ -114,12 +114,12 @@ def test_stage_processes_end_without_tearing_the_interpreter_down(
     script = (
         "import atexit, sys\n"
         "from textpipe.cli.main import main\n"
-        "class Sentinel:\n"
-        "    def __del__(self):\n"
-        "        print('TORN DOWN', flush=True)\n"
-        "sentinel = Sentinel()\n"  # freed when the interpreter tears __main__ down
         "atexit.register(lambda: print('EXIT HANDLERS RAN'))\n"
-        "main()\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit:\n"  # what ends the process as usual
+        "    print('ENDED AS USUAL')\n"
+        "    raise\n"
     )
 
     def run(*arguments: object) -> subprocess.CompletedProcess[str]:
@@ -133,11 +133,15 @@ def test_stage_processes_end_without_tearing_the_interpreter_down(
     built = run("normalize", out / "dataset", "-o", out / "normalized")
     assert built.returncode == 0, built.stderr[-2000:]
     assert " built " in built.stdout and "EXIT HANDLERS RAN" in built.stdout
-    assert "TORN DOWN" not in built.stdout
+    assert "ENDED AS USUAL" not in built.stdout
     assert (out / "normalized" / "manifest.json").is_file()
     failed = run("vocab", out / "missing", "-o", out / "vocab")
     assert failed.returncode == 1 and "Error:" in failed.stderr
-    assert "TORN DOWN" not in failed.stdout
+    assert "ENDED AS USUAL" not in failed.stdout
     listed = run("presets")
     assert listed.returncode == 0 and "imdb-lstm" in listed.stdout
-    assert "TORN DOWN" in listed.stdout and "EXIT HANDLERS RAN" in listed.stdout
+    assert "ENDED AS USUAL" in listed.stdout and "EXIT HANDLERS RAN" in listed.stdout
+    # under a profiler (`python -m cProfile` writes its figures once main returns): as usual
+    script = script.replace("try:\n", "sys.setprofile(lambda *event: None)\ntry:\n")
+    profiled = run("normalize", out / "dataset", "-o", out / "normalized", "--force")
+    assert profiled.returncode == 0 and "ENDED AS USUAL" in profiled.stdout

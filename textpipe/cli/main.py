@@ -171,9 +171,10 @@ def main() -> None:
     try:
         cli.main(prog_name="textpipe")
     except SystemExit as exit:
-        if getattr(cli, "resolved", None) in QUICK_EXIT_COMMANDS and isinstance(
-            exit.code, int | None
-        ):
+        # not under a profiler or tracer (`python -m cProfile` writes its figures after this)
+        observed = sys.getprofile() is not None or sys.gettrace() is not None
+        quick = getattr(cli, "resolved", None) in QUICK_EXIT_COMMANDS and not observed
+        if quick and isinstance(exit.code, int | None):
             _quick_exit(exit.code or 0)
         raise
 
