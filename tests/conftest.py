@@ -256,3 +256,14 @@ def trained_run(tiny_run_store: TrainedStore, artifact_root: Path) -> Path:
     """
     copy_store(tiny_run_store.root, artifact_root)
     return tiny_run_store.preset("tiny")
+
+
+def collapsed_texts(seed: int, rows: int = 300) -> list[str]:
+    """Single-spaced, trimmed texts of up to 40 tokens, some empty, some one token long, with
+    characters of one to four bytes in UTF-8."""
+    import random
+
+    rng = random.Random(seed)
+    words = ["a", "bb", "é", "naïve", "日本", "😀x", "the", "z" * 30, "[unk]"]
+    sizes = [0, 1, 2, 39, 40, 41] + [rng.randrange(0, 41) for _ in range(rows - 6)]
+    return [" ".join(rng.choice(words) for _ in range(size)) for size in sizes]

@@ -9,6 +9,7 @@ import itertools
 import pyarrow as pa
 import pytest
 
+from tests.conftest import collapsed_texts
 from textpipe.config import NormalizeParams
 from textpipe.textops import (
     OOV_ID,
@@ -149,24 +150,13 @@ def test_a_corpus_beyond_latin1_comes_back_in_few_parts_with_the_exact_text() ->
     assert isinstance(normalize_parts(pa.array(many), params, threads=1)[0], pa.Array)
 
 
-def _collapsed_texts(seed: int, rows: int = 300) -> list[str]:
-    """Single-spaced, trimmed texts of up to 40 tokens, some empty, some one token long, with
-    characters of one to four bytes in UTF-8."""
-    import random
-
-    rng = random.Random(seed)
-    words = ["a", "bb", "é", "naïve", "日本", "😀x", "the", "z" * 30, "[unk]"]
-    sizes = [0, 1, 2, 39, 40, 41] + [rng.randrange(0, 41) for _ in range(rows - 6)]
-    return [" ".join(rng.choice(words) for _ in range(size)) for size in sizes]
-
-
 @pytest.mark.parametrize("text_type", [pa.string(), pa.large_string()])
 @pytest.mark.parametrize("max_tokens", [None, 1, 2, 39, 40])
 @pytest.mark.parametrize("from_end", [False, True])
 def test_spaced_tokens_are_split_tokens_without_a_copy(
     text_type: pa.DataType, max_tokens: int | None, from_end: bool
 ) -> None:
-    texts = pa.array(_collapsed_texts(seed=max_tokens or 0), text_type).slice(3)  # an offset
+    texts = pa.array(collapsed_texts(seed=max_tokens or 0), text_type).slice(3)  # an offset
     expected = split_tokens(texts, NormalizeParams(), max_tokens=max_tokens, from_end=from_end)
     spaced = spaced_tokens(texts)
     assert spaced is not None
@@ -194,3 +184,7 @@ def test_spaced_tokens_are_split_tokens_without_a_copy(
 )
 def test_spaced_tokens_refuse_texts_that_are_not_single_spaced(texts: list[str | None]) -> None:
     assert spaced_tokens(pa.array(texts, pa.string())) is None
+
+
+def test_spaced_tokens_leave_chunked_arrays_to_split_tokens() -> None:
+    assert spaced_tokens(pa.chunked_array([pa.array(["a b"]), pa.array(["c"])])) is None

@@ -320,10 +320,10 @@ class SpacedTokens:
     counts: np.ndarray
 
     def pieces(self, max_tokens: int | None = None, *, from_end: bool = False) -> pa.Array:
-        """The tokens as a string array over ``characters`` (no copy), a lookup matching
-        ``token`` and ``token + " "`` alike. With ``max_tokens``, a longer row keeps its first
-        ``max_tokens`` tokens (its last, ``from_end``) and its rest as one piece more, as
-        ``split_tokens`` does."""
+        """The tokens as a string array over ``characters`` (no copy); a row's last token has
+        no space after it, the others have one, so a lookup must know each token both ways.
+        With ``max_tokens``, a longer row keeps its first ``max_tokens`` tokens (its last,
+        ``from_end``) and its rest as one piece more, as ``split_tokens`` does."""
         import numpy as np
         import pyarrow as pa
 
@@ -352,7 +352,11 @@ def spaced_tokens(texts: pa.Array) -> SpacedTokens | None:
     import numpy as np
     import pyarrow as pa
 
-    if texts.null_count or texts.type not in (pa.string(), pa.large_string()):
+    if (
+        not isinstance(texts, pa.Array)
+        or texts.null_count
+        or texts.type not in (pa.string(), pa.large_string())
+    ):
         return None
     offset_type = np.int32 if texts.type == pa.string() else np.int64
     offsets_buffer, characters = texts.buffers()[1:3]
@@ -382,7 +386,7 @@ def spaced_tokens(texts: pa.Array) -> SpacedTokens | None:
         characters=characters,
         starts=starts,
         end=last,
-        counts=counts.astype(np.int64),
+        counts=counts,
     )
 
 

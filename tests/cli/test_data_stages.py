@@ -141,6 +141,16 @@ def test_stage_processes_end_without_tearing_the_interpreter_down(
     listed = run("presets")
     assert listed.returncode == 0 and "imdb-lstm" in listed.stdout
     assert "ENDED AS USUAL" in listed.stdout and "EXIT HANDLERS RAN" in listed.stdout
+    # with standard output closed (`>&-`): sys.stdout is None, the build still succeeds
+    closed = subprocess.run(
+        [sys.executable, "-c", script, "vocab", out / "normalized", "-o", out / "vocab"],
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        preexec_fn=lambda: os.close(1),
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert closed.returncode == 0, closed.stderr[-2000:]
+    assert (out / "vocab" / "manifest.json").is_file()
     # under a profiler (`python -m cProfile` writes its figures once main returns): as usual
     script = script.replace("try:\n", "sys.setprofile(lambda *event: None)\ntry:\n")
     profiled = run("normalize", out / "dataset", "-o", out / "normalized", "--force")

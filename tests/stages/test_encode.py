@@ -165,11 +165,11 @@ def test_ids_over_the_texts_bytes_equal_ids_of_split_tokens(
 ) -> None:
     import pyarrow as pa
 
-    from tests.test_textops import _collapsed_texts
-    from textpipe.stages.encode import VocabularySets, _encode_split_texts, encode_texts
+    from tests.conftest import collapsed_texts
+    from textpipe.stages.encode import VocabularyLookup, _encode_split_texts, encode_texts
 
-    texts = pa.array(_collapsed_texts(seed=length)).slice(2)
-    vocabulary = VocabularySets.of(["[PAD]", "[UNK]", "the", "é", "日本", "bb", "[unk]"])
+    texts = pa.array(collapsed_texts(seed=length)).slice(2)
+    vocabulary = VocabularyLookup.of(["[PAD]", "[UNK]", "the", "é", "日本", "bb", "[unk]"])
     params = EncodeParams(length=length, padding=padding, truncation=truncation)
     normalize_params = NormalizeParams()
     padded, counts = encode_texts(
@@ -183,3 +183,32 @@ def test_ids_over_the_texts_bytes_equal_ids_of_split_tokens(
     assert np.array_equal(counts, expected_counts)
     assert (padded.truncated, padded.empty) == (expected.truncated, expected.empty)
     assert {2, 3, 4, 5, 6, 1} <= set(np.unique(padded.ids).tolist())  # every id is reached
+
+
+@pytest.mark.parametrize(
+    "tokens",
+    [["[PAD]", "[UNK]", "a", "a "], ["[PAD]", "[UNK]", "b", "a"]],
+    ids=["a token with its space", "plain"],
+)
+def test_a_foreign_vocabulary_or_chunked_texts_are_encoded_as_split_tokens_are(
+    tokens: list[str],
+) -> None:
+    import pyarrow as pa
+
+    from textpipe.stages.encode import VocabularyLookup, _encode_split_texts, encode_texts
+
+    lookup = VocabularyLookup.of(tokens)
+    params = EncodeParams(length=2)
+    for texts in (
+        pa.array(["a b", "b a a"]),
+        pa.chunked_array([pa.array(["a b"]), pa.array(["a"])]),
+    ):
+        padded, counts = encode_texts(
+            texts, lookup, normalize_params=NormalizeParams(), params=params
+        )
+        expected, expected_counts = _encode_split_texts(
+            texts, lookup.tokens, normalize_params=NormalizeParams(), params=params
+        )
+        assert np.array_equal(padded.ids, expected.ids)
+        assert np.array_equal(counts, expected_counts)
+    assert (lookup.spaced is None) == ("a " in tokens)

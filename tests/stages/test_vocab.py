@@ -92,11 +92,11 @@ def test_size_1024_gives_1026_ids(tmp_path: Path) -> None:
 def test_counts_over_the_texts_bytes_equal_counts_of_split_tokens() -> None:
     import pyarrow as pa
 
-    from tests.test_textops import _collapsed_texts
+    from tests.conftest import collapsed_texts
     from textpipe.stages.vocab import _merge_counts, _rank, _text_counts, count_tokens
     from textpipe.textops import split_tokens
 
-    texts = pa.array(_collapsed_texts(seed=5, rows=2000))
+    texts = pa.array(collapsed_texts(seed=5, rows=2000))
     counted = _rank(_merge_counts([_text_counts(texts, NormalizeParams(), threads=2)]))
     expected = count_tokens(split_tokens(texts, NormalizeParams()), threads=1)
     assert counted.to_pylist() == expected.to_pylist()

@@ -64,6 +64,8 @@ class TextpipeGroup(click.Group):
     its own command only (the others bring the report, the model zoo, rich tables...).
     """
 
+    resolved: str | None = None  # the command being run, for `main`
+
     def list_commands(self, context: click.Context) -> list[str]:
         return [*COMMAND_NAMES, *(name for name in self.commands if name not in COMMAND_NAMES)]
 
@@ -76,7 +78,7 @@ class TextpipeGroup(click.Group):
         self, context: click.Context, args: list[str]
     ) -> tuple[str | None, click.Command | None, list[str]]:
         name, command, rest = super().resolve_command(context, args)
-        self.resolved = name  # what `main` may end quickly
+        self.resolved = name
         return name, command, rest
 
     def invoke(self, context: click.Context) -> Any:
@@ -158,8 +160,10 @@ def cli(context: click.Context, debug: bool) -> None:
         context.with_resource(_environment("TEXTPIPE_DEBUG", "1"))
 
 
-# The data stages' processes hold nothing but numpy, pyarrow and tokenizers objects and close
-# every file they write before they return: they may end without tearing the interpreter down.
+# The data stages close every file they write and join every thread they start before they
+# return; what else they load (numpy, pyarrow, tokenizers, `datasets` in download) cleans up
+# in exit handlers, which still run: their processes may end without tearing the interpreter
+# down.
 QUICK_EXIT_COMMANDS = frozenset({"download", "normalize", "vocab", "encode"})
 
 
@@ -168,27 +172,39 @@ def main() -> None:
     import signal
 
     signal.signal(signal.SIGTERM, _raise_terminated)
+    cli.resolved = None
     try:
         cli.main(prog_name="textpipe")
-    except SystemExit as exit:
-        # not under a profiler or tracer (`python -m cProfile` writes its figures after this)
-        observed = sys.getprofile() is not None or sys.gettrace() is not None
-        quick = getattr(cli, "resolved", None) in QUICK_EXIT_COMMANDS and not observed
-        if quick and isinstance(exit.code, int | None):
-            _quick_exit(exit.code or 0)
+    except SystemExit as ending:
+        quick = cli.resolved in QUICK_EXIT_COMMANDS and not _observed()
+        if quick and isinstance(ending.code, int | None):
+            _quick_exit(ending.code or 0)
         raise
 
 
+def _observed() -> bool:
+    """A profiler, tracer or debugger watches this process: it may report once `main` returns
+    (`python -m cProfile` writes its figures then), so the process must end as usual."""
+    if sys.getprofile() is not None or sys.gettrace() is not None:
+        return True
+    monitoring = getattr(sys, "monitoring", None)  # Python 3.12+: cProfile, debuggers
+    return monitoring is not None and any(
+        monitoring.get_tool(tool) is not None
+        for tool in (monitoring.PROFILER_ID, monitoring.DEBUGGER_ID)
+    )
+
+
 def _quick_exit(code: int) -> None:
-    """End the process now, skipping the interpreter's teardown of its modules and objects
-    (about 25 ms after importing numpy and pyarrow, a tenth of a small stage's run): exit
-    handlers still run and the standard streams are flushed."""
+    """End the process now, skipping the interpreter's teardown of every module and object
+    (tens of milliseconds once numpy and pyarrow are imported, against a few hundred for a
+    small stage): exit handlers still run and the standard streams are flushed."""
     import atexit
 
-    atexit._run_exitfuncs()
+    atexit._run_exitfuncs()  # private, but the one way to run them and then skip the teardown
     for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(OSError, ValueError):
-            stream.flush()
+        if stream is not None:  # closed (`>&-`) or absent (pythonw)
+            with contextlib.suppress(OSError, ValueError, AttributeError):
+                stream.flush()
     os._exit(code)
 
 

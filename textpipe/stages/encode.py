@@ -187,24 +187,27 @@ def pad_ids(
 
 
 @dataclass(frozen=True)
-class VocabularySets:
-    """A vocabulary as the lookups need it: its tokens in id order and, for tokens that keep
-    their trailing space (``spaced_tokens``), the tokens followed by each token plus a space."""
+class VocabularyLookup:
+    """A vocabulary as the lookups need it: its tokens in id order and, for tokens that may
+    keep the space after them (``spaced_tokens``), the tokens followed by each token plus a
+    space (None where a token holds a space itself: only a foreign vocabulary would)."""
 
     tokens: pa.Array
-    spaced: pa.Array
+    spaced: pa.Array | None
 
     @classmethod
-    def of(cls, tokens: list[str]) -> VocabularySets:
+    def of(cls, tokens: list[str]) -> VocabularyLookup:
         from textpipe.arrays import string_array
 
-        spaced = string_array([*tokens, *(f"{token} " for token in tokens)])
+        spaced = None
+        if not any(" " in token for token in tokens):
+            spaced = string_array([*tokens, *(f"{token} " for token in tokens)])
         return cls(tokens=string_array(tokens), spaced=spaced)
 
 
 def encode_texts(
     texts: pa.Array,
-    vocabulary: VocabularySets,
+    vocabulary: VocabularyLookup,
     *,
     normalize_params: NormalizeParams,
     params: EncodeParams,
@@ -221,7 +224,9 @@ def encode_texts(
 
     from textpipe.arrays import compute, compute_options, scalar, to_numpy
 
-    spaced = spaced_tokens(texts) if normalize_params.collapse_whitespace else None
+    spaced = None
+    if normalize_params.collapse_whitespace and vocabulary.spaced is not None:
+        spaced = spaced_tokens(texts)
     if spaced is not None:
         pieces = spaced.pieces(params.length, from_end=params.truncation == "pre")
         found = compute(
@@ -249,7 +254,8 @@ def _encode_split_texts(
     normalize_params: NormalizeParams,
     params: EncodeParams,
 ) -> tuple[Padded, np.ndarray]:
-    """``encode_texts`` through ``split_tokens``: texts whose whitespace is not collapsed."""
+    """``encode_texts`` through ``split_tokens``, for what ``spaced_tokens`` does not take:
+    texts whose whitespace is not collapsed, nulls, chunked arrays, a foreign vocabulary."""
     import numpy as np
 
     from textpipe.arrays import compute, compute_options, numpy_array, scalar, to_numpy
@@ -439,7 +445,7 @@ def encode(
 
     def build(directory: Path) -> dict[str, Any]:
         vocabulary = vocabulary_tokens(vocab)
-        value_sets = VocabularySets.of(vocabulary)
+        value_sets = VocabularyLookup.of(vocabulary)
         workers = threads or default_threads()
         splits: dict[str, Any] = {}
         names = split_names(normalized)
