@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from tests.cli.conftest import invoke
+from tests.conftest import REPO_ROOT
 from textpipe.cli.main import cli
 
 
@@ -53,6 +57,20 @@ def test_bad_option_value_is_a_config_error(runner, reviews_csv: Path) -> None:
     )
 
 
+def run_python(
+    script: str, *arguments: object, environment: dict[str, str] | None = None, **options: Any
+) -> subprocess.CompletedProcess[str]:
+    """``python -c script arguments...`` on this checkout, as a stage process runs (output
+    captured unless ``options`` say otherwise)."""
+    options = {"capture_output": True, **options}
+    return subprocess.run(
+        [sys.executable, "-c", script, *map(str, arguments)],
+        env={**(environment or os.environ), "PYTHONPATH": str(REPO_ROOT)},
+        text=True,
+        **options,
+    )
+
+
 def test_stage_processes_import_only_what_they_use(
     runner, tmp_path: Path, reviews_csv: Path
 ) -> None:
@@ -60,11 +78,6 @@ def test_stage_processes_import_only_what_they_use(
     import is start-up time, so none imports another command, rich (stderr is no terminal
     here), the report, the model zoo, pandas, a deep-learning library, or ``pyarrow.compute``
     (its ~300 function wrappers, about 25 ms; ``textpipe.arrays.compute`` calls them by name)."""
-    import subprocess
-    import sys
-
-    from tests.conftest import REPO_ROOT
-
     out = tmp_path / "build"
     assert invoke(runner, "download", reviews_csv, "-o", out / "dataset").exit_code == 0
     script = (
@@ -87,12 +100,7 @@ def test_stage_processes_import_only_what_they_use(
         if name not in ("FORCE_COLOR", "TTY_COMPATIBLE")  # these make rich draw on a pipe
     }
     for stage in stages:
-        result = subprocess.run(
-            [sys.executable, "-c", script, *map(str, stage)],
-            env={**environment, "PYTHONPATH": str(REPO_ROOT)},
-            capture_output=True,
-            text=True,
-        )
+        result = run_python(script, *stage, environment=environment)
         assert result.returncode == 0, result.stderr[-2000:]
         assert " built " in result.stdout
         assert "UNWANTED: []" in result.stdout, (stage[0], result.stdout)
@@ -104,11 +112,6 @@ def test_stage_processes_end_without_tearing_the_interpreter_down(
     """A data stage's process ends once its exit handlers have run and its output is flushed,
     without the interpreter's teardown of every module (~25 ms after numpy and pyarrow); other
     commands, and a stage under a profiler, end as usual."""
-    import subprocess
-    import sys
-
-    from tests.conftest import REPO_ROOT
-
     out = tmp_path / "build"
     assert invoke(runner, "download", reviews_csv, "-o", out / "dataset").exit_code == 0
     script = (
@@ -121,37 +124,30 @@ def test_stage_processes_end_without_tearing_the_interpreter_down(
         "    print('ENDED AS USUAL')\n"
         "    raise\n"
     )
-
-    def run(*arguments: object) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-c", script, *map(str, arguments)],
-            env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
-            capture_output=True,
-            text=True,
-        )
-
-    built = run("normalize", out / "dataset", "-o", out / "normalized")
+    built = run_python(script, "normalize", out / "dataset", "-o", out / "normalized")
     assert built.returncode == 0, built.stderr[-2000:]
     assert " built " in built.stdout and "EXIT HANDLERS RAN" in built.stdout
     assert "ENDED AS USUAL" not in built.stdout
     assert (out / "normalized" / "manifest.json").is_file()
-    failed = run("vocab", out / "missing", "-o", out / "vocab")
+    failed = run_python(script, "vocab", out / "missing", "-o", out / "vocab")
     assert failed.returncode == 1 and "Error:" in failed.stderr
     assert "ENDED AS USUAL" not in failed.stdout
-    listed = run("presets")
+    listed = run_python(script, "presets")
     assert listed.returncode == 0 and "imdb-lstm" in listed.stdout
     assert "ENDED AS USUAL" in listed.stdout and "EXIT HANDLERS RAN" in listed.stdout
     # with standard output closed (`>&-`): sys.stdout is None, the build still succeeds
-    closed = subprocess.run(
-        [sys.executable, "-c", script, "vocab", out / "normalized", "-o", out / "vocab"],
-        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
-        preexec_fn=lambda: os.close(1),
+    closed = run_python(
+        script,
+        *("vocab", out / "normalized", "-o", out / "vocab"),
+        capture_output=False,
         stderr=subprocess.PIPE,
-        text=True,
+        preexec_fn=lambda: os.close(1),
     )
     assert closed.returncode == 0, closed.stderr[-2000:]
     assert (out / "vocab" / "manifest.json").is_file()
     # under a profiler (`python -m cProfile` writes its figures once main returns): as usual
-    script = script.replace("try:\n", "sys.setprofile(lambda *event: None)\ntry:\n")
-    profiled = run("normalize", out / "dataset", "-o", out / "normalized", "--force")
+    profiled_script = script.replace("try:\n", "sys.setprofile(lambda *event: None)\ntry:\n")
+    profiled = run_python(
+        profiled_script, "normalize", out / "dataset", "-o", out / "normalized", "--force"
+    )
     assert profiled.returncode == 0 and "ENDED AS USUAL" in profiled.stdout
