@@ -445,14 +445,14 @@ def encode(
 
     def build(directory: Path) -> dict[str, Any]:
         vocabulary = vocabulary_tokens(vocab)
-        value_sets = VocabularyLookup.of(vocabulary)
+        lookup = VocabularyLookup.of(vocabulary)
         workers = threads or default_threads()
         splits: dict[str, Any] = {}
         names = split_names(normalized)
 
         def encode_chunk(chunk: pa.Array) -> tuple[Padded, np.ndarray, int]:
             padded, counts = encode_texts(
-                chunk, value_sets, normalize_params=normalize_params, params=params
+                chunk, lookup, normalize_params=normalize_params, params=params
             )
             # counted on the worker thread too: the main thread writes the rows meanwhile
             return padded, counts, int(np.count_nonzero(padded.ids == OOV_ID)) - padded.empty
