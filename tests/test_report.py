@@ -103,3 +103,11 @@ def test_settings_show_a_learning_rate_decay_only_when_there_is_one() -> None:
     constant = {"embedding_dim": 8, "units": 8, "learning_rate": 0.002, "batch_size": 32}
     assert "decay" not in _settings(constant)
     assert "lr decay 0.5/epoch" in _settings({**constant, "learning_rate_decay": 0.5})
+
+
+def test_settings_show_a_weight_average_only_when_there_is_one() -> None:
+    from textpipe.report import _settings
+
+    plain = {"embedding_dim": 8, "units": 8, "learning_rate": 0.002, "batch_size": 32}
+    assert "average" not in _settings({**plain, "ema_momentum": 0.0})
+    assert "weight average 0.995" in _settings({**plain, "ema_momentum": 0.995})

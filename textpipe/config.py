@@ -260,6 +260,12 @@ class DownloadParams(Params):
     validation_size: float = spec(
         0.0, "share of train carved out as a stratified validation split", minimum=0, below=1
     )
+    validation_block: int = spec(
+        1,
+        "carve the validation split in runs of N consecutive rows of a class, so that rows "
+        "stored together (one movie's reviews, one author's posts) fall on one side",
+        minimum=1,
+    )
     seed: int = spec(0, "seed of sampling and the validation carve-out", minimum=0)
     revision: str | None = spec(None, "hub revision (branch, tag or commit)")
 
@@ -321,6 +327,14 @@ class TrainParams(Params):
         "(1: constant)",
         minimum=0.01,
         maximum=1,
+    )
+    ema_momentum: float = spec(
+        0.0,
+        "keep an exponential moving average of the weights with this momentum (0.99: about "
+        "the last 100 steps), validated, kept by early stopping and saved instead of the "
+        "last step's weights (0: off)",
+        minimum=0,
+        below=1,
     )
     seed: int = spec(0, "random seed (weights, shuffling, dropout)", minimum=0)
     early_stopping: int | None = spec(

@@ -67,6 +67,8 @@ def _settings(train_params: dict[str, Any]) -> str:
         ),
         f"batch {train_params.get('batch_size')}",
     ]
+    if train_params.get("ema_momentum"):
+        parts.append(f"weight average {train_params['ema_momentum']}")
     if train_params.get("dropout"):
         parts.append(f"dropout {train_params['dropout']}")
     if train_params.get("early_stopping"):

@@ -13,7 +13,12 @@ from tests.conftest import review_rows, write_csv
 from textpipe.artifacts import Store
 from textpipe.config import DownloadParams
 from textpipe.errors import ConfigError, InputError
-from textpipe.stages.download import download, stratified_sample
+from textpipe.stages.download import (
+    download,
+    source_key_parts,
+    stratified_blocks,
+    stratified_sample,
+)
 from textpipe.stages.tables import read_split
 
 
@@ -95,6 +100,50 @@ def test_stratified_sample_keeps_proportions() -> None:
     chosen = stratified_sample(labels, 10, seed=0)
     assert len(chosen) == 10 and np.bincount(labels[chosen]).tolist() == [8, 2]
     assert (np.diff(chosen) > 0).all()
+
+
+def test_stratified_blocks_draws_whole_runs_of_each_class() -> None:
+    labels = np.array([0] * 600 + [1] * 300)  # sorted by label, as IMDB's train split
+    chosen = stratified_blocks(labels, 90, seed=1, block=25)
+    assert np.bincount(labels[chosen]).tolist() == [60, 30]
+    assert (np.diff(chosen) > 0).all()
+    # every chosen row lies in a run of its class's rows that starts at a multiple of 25
+    for label, offset in ((0, 0), (1, 600)):
+        runs = (chosen[labels[chosen] == label] - offset) // 25
+        assert len(set(runs.tolist())) == -(-len(runs) // 25)  # 60 rows: 3 runs; 30: 2 runs
+    assert np.array_equal(chosen, stratified_blocks(labels, 90, seed=1, block=25))
+    assert not np.array_equal(chosen, stratified_blocks(labels, 90, seed=2, block=25))
+    assert np.array_equal(
+        stratified_blocks(labels, 90, 1, block=1), stratified_sample(labels, 90, 1)
+    )
+
+
+def test_stratified_blocks_counts_runs_within_each_class() -> None:
+    labels = np.tile([0, 1, 2], 40)  # interleaved: a class's run is its own consecutive rows
+    chosen = stratified_blocks(labels, 30, seed=0, block=5)
+    assert np.bincount(labels[chosen]).tolist() == [10, 10, 10]
+    for label in range(3):
+        positions = chosen[labels[chosen] == label] // 3  # rank among the class's rows
+        assert len(set((positions // 5).tolist())) == 2
+
+
+def test_validation_block_carves_runs_and_keys_only_when_set(tmp_path: Path) -> None:
+    rows = [[f"review {i} of movie {i // 10}", "pos" if i < 100 else "neg"] for i in range(200)]
+    path = write_csv(tmp_path / "grouped.csv", rows)
+    carved = run(path, validation_size=0.2, validation_block=10).artifact
+    texts = read_split(carved, "validation").column("text").to_pylist()
+    movies = {text.rsplit(" ", 1)[1] for text in texts}
+    assert len(texts) == 40 and len(movies) == 4  # four whole movies, none split
+    trained = {t.rsplit(" ", 1)[1] for t in read_split(carved, "train").column("text").to_pylist()}
+    assert not movies & trained
+    random_rows = read_split(run(path, validation_size=0.2).artifact, "validation")
+    assert len({t.rsplit(" ", 1)[1] for t in random_rows.column("text").to_pylist()}) > 4
+    plain = source_key_parts(DownloadParams(source=str(path), validation_size=0.2))[0]
+    assert "validation_block" not in plain  # the default keeps the keys made before it existed
+    blocks = DownloadParams(source=str(path), validation_size=0.2, validation_block=10)
+    assert source_key_parts(blocks)[0]["validation_block"] == 10
+    with pytest.raises(ConfigError, match="validation_block applies to the validation split"):
+        run(path, validation_block=10)
 
 
 @pytest.mark.parametrize(

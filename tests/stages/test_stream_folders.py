@@ -88,7 +88,15 @@ def routes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return chosen
 
 
-@pytest.mark.parametrize("carve", [{}, {"validation_size": 0.25}, {"limit": 12, "seed": 3}])
+@pytest.mark.parametrize(
+    "carve",
+    [
+        {},
+        {"validation_size": 0.25},
+        {"validation_size": 0.25, "validation_block": 4},
+        {"limit": 12, "seed": 3},
+    ],
+)
 def test_hub_layout_parquet_folder_matches_datasets(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, carve: dict[str, Any]
 ) -> None:

@@ -193,7 +193,15 @@ def test_csv_matches_datasets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, c
     )
 
 
-@pytest.mark.parametrize("carve", [{}, {"validation_size": 0.25}, {"limit": 12, "seed": 3}])
+@pytest.mark.parametrize(
+    "carve",
+    [
+        {},
+        {"validation_size": 0.25},
+        {"validation_size": 0.25, "validation_block": 4},
+        {"limit": 12, "seed": 3},
+    ],
+)
 def test_csv_and_tsv_with_a_test_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, carve: dict[str, Any]
 ) -> None:

@@ -127,6 +127,75 @@ def test_training_with_a_decay_differs_from_a_constant_rate(encoded_artifact) ->
     np.testing.assert_allclose(rate, 0.02 * 0.5**2, rtol=1e-5)
 
 
+def test_weight_average_is_keyed_only_when_on() -> None:
+    assert "ema_momentum" not in model_key_parts(params())[0]
+    assert model_key_parts(params(ema_momentum=0.9))[0]["ema_momentum"] == 0.9
+
+
+def test_weight_average_validates_and_saves_the_average(encoded_artifact) -> None:
+    from textpipe.models import load_model
+
+    store = Store()
+    plain = train(encoded=encoded_artifact, params=params(epochs=2), store=store)
+    averaged = train(
+        encoded=encoded_artifact, params=params(epochs=2, ema_momentum=0.9), store=store
+    )
+    assert averaged.artifact.key != plain.artifact.key
+    histories = [
+        json.loads((outcome.artifact.path / "history.json").read_text())
+        for outcome in (plain, averaged)
+    ]
+    # the same steps from the same start: the training loss is the step weights', equal; the
+    # validation loss is the average's, not
+    assert [r["loss"] for r in histories[0]] == pytest.approx([r["loss"] for r in histories[1]])
+    assert histories[0][-1]["val_loss"] != pytest.approx(histories[1][-1]["val_loss"])
+    saved = load_model(averaged.artifact.path / "model.keras")
+    last_step = load_model(plain.artifact.path / "model.keras")
+    assert any(
+        not np.allclose(a, b)
+        for a, b in zip(saved.get_weights(), last_step.get_weights(), strict=True)
+    )
+    evaluated = saved.evaluate(*_validation(encoded_artifact), verbose=0, return_dict=True)
+    assert evaluated["loss"] == pytest.approx(histories[1][-1]["val_loss"], rel=1e-4)
+
+
+def _validation(encoded_artifact) -> tuple[np.ndarray, np.ndarray]:
+    path = encoded_artifact.path
+    ids = np.load(path / "validation.ids.npy")
+    labels = np.load(path / "validation.labels.npy").astype(np.float32).reshape(-1, 1)
+    return ids, labels
+
+
+def test_weight_average_resumes_exactly(encoded_artifact) -> None:
+    from textpipe.models import load_model
+
+    store = Store()
+    with pytest.raises(KeyboardInterrupt):
+        train(
+            encoded=encoded_artifact,
+            params=params(epochs=2, ema_momentum=0.9),
+            store=store,
+            progress=InterruptAfter(1),
+        )
+    resumed = train(
+        encoded=encoded_artifact,
+        params=params(epochs=2, ema_momentum=0.9),
+        store=store,
+        resume=True,
+    )
+    whole = train(
+        encoded=encoded_artifact,
+        params=params(epochs=2, ema_momentum=0.9),
+        store=Store(store.root.parent / "other-store"),
+    )
+    for a, b in zip(
+        load_model(resumed.artifact.path / "model.keras").get_weights(),
+        load_model(whole.artifact.path / "model.keras").get_weights(),
+        strict=True,
+    ):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
 class InterruptAfter(SilentProgress):
     """Raises KeyboardInterrupt once the given epoch has been logged (after its checkpoint)."""
 

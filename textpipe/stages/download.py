@@ -282,16 +282,53 @@ def stratified_sample(labels: np.ndarray, count: int, seed: int) -> np.ndarray:
     if count >= len(labels):
         return np.arange(len(labels))
     classes, inverse = np.unique(labels, return_inverse=True)
-    sizes = np.bincount(inverse)
-    exact = sizes * count / len(labels)
-    quota = np.floor(exact).astype(int)
-    remainder_order = np.argsort(-(exact - quota), kind="stable")
-    quota[remainder_order[: count - quota.sum()]] += 1
+    quota = _class_quotas(inverse, count)
     rng = np.random.default_rng(seed)
     picked = [
         rng.permutation(np.flatnonzero(inverse == index))[: quota[index]]
         for index in range(len(classes))
     ]
+    return np.sort(np.concatenate(picked))
+
+
+def _class_quotas(inverse: np.ndarray, count: int) -> np.ndarray:
+    """Rows of each class (ids ``inverse``) in ``count``, in proportion (largest remainder)."""
+    import numpy as np
+
+    exact = np.bincount(inverse) * count / len(inverse)
+    quota = np.floor(exact).astype(int)
+    remainder_order = np.argsort(-(exact - quota), kind="stable")
+    quota[remainder_order[: count - quota.sum()]] += 1
+    return quota
+
+
+def stratified_blocks(labels: np.ndarray, count: int, seed: int, block: int) -> np.ndarray:
+    """Sorted indices of ``count`` rows per class in proportion, as ``stratified_sample``, but
+    drawn as whole runs of ``block`` consecutive rows of a class (the last run cut to fit).
+
+    Where related rows are stored together (IMDB keeps a movie's reviews side by side), a
+    validation split of random rows shares nearly every group with the training rows and
+    overstates accuracy on unseen groups; runs keep most groups on one side.
+    """
+    import numpy as np
+
+    if block <= 1:
+        return stratified_sample(labels, count, seed)
+    if count >= len(labels):
+        return np.arange(len(labels))
+    classes, inverse = np.unique(labels, return_inverse=True)
+    quota = _class_quotas(inverse, count)
+    rng = np.random.default_rng(seed)
+    picked = []
+    for index in range(len(classes)):
+        rows = np.flatnonzero(inverse == index)
+        runs = [rows[start : start + block] for start in range(0, len(rows), block)]
+        needed = int(quota[index])
+        for order in rng.permutation(len(runs)):
+            if needed <= 0:
+                break
+            picked.append(runs[order][:needed])
+            needed -= len(picked[-1])
     return np.sort(np.concatenate(picked))
 
 
@@ -574,7 +611,7 @@ def _sample_and_carve(tables: dict[str, pa.Table], params: DownloadParams) -> di
                 f"download.validation_size={params.validation_size} of {train.num_rows} training "
                 "rows leaves an empty split."
             )
-        chosen = stratified_sample(labels, count, params.seed + 1)
+        chosen = stratified_blocks(labels, count, params.seed + 1, params.validation_block)
         keep = np.ones(train.num_rows, dtype=bool)
         keep[chosen] = False
         tables = dict(tables)
@@ -815,7 +852,7 @@ def _selections(
                 f"download.validation_size={params.validation_size} of {len(train)} training "
                 "rows leaves an empty split."
             )
-        picked = stratified_sample(train, count, params.seed + 1)
+        picked = stratified_blocks(train, count, params.seed + 1, params.validation_block)
         keep = np.ones(len(train), dtype=bool)
         keep[picked] = False
         base = rows["train"] if rows["train"] is not None else np.arange(len(train))
@@ -1297,7 +1334,14 @@ def source_key_parts(params: DownloadParams) -> KeyParts:
     """The keyed parameters (file names, not paths), the source's content fingerprint as an
     input, and the resolved source for the build."""
     resolved = resolve_source(params)
+    if params.validation_block != 1 and params.validation_size == 0:
+        raise ConfigError(
+            "download.validation_block applies to the validation split carved from train: "
+            "set download.validation_size too."
+        )
     keyed = params.key_params()
+    if params.validation_block == 1:  # added later: random rows keep the keys they had
+        del keyed["validation_block"]
     if resolved.kind != "hub":
         keyed["source"] = Path(params.source).name
         if params.test_file:

@@ -92,8 +92,11 @@ def model_key_parts(params: TrainParams) -> KeyParts:
     keyed = {
         name: value for name, value in params.key_params().items() if name not in MODEL_OPTION_NAMES
     }
-    if params.learning_rate_decay == 1.0:  # added later: a constant rate keeps the keys it had
+    # added later: a constant rate and no weight average keep the keys they had
+    if params.learning_rate_decay == 1.0:
         del keyed["learning_rate_decay"]
+    if params.ema_momentum == 0.0:
+        del keyed["ema_momentum"]
     keyed["model"] = spec
     # an unknown model, or an option it does not use set to another value, is refused here
     keyed.update(select_model_options(params.model, params.model_options()))
@@ -250,11 +253,14 @@ def compile_model(
     jit_compile: bool,
     learning_rate_decay: float = 1.0,
     steps_per_epoch: int = 1,
+    ema_momentum: float = 0.0,
 ) -> None:
     """Adam, cross-entropy from logits, and accuracy that reads logits correctly.
 
     With `learning_rate_decay` below 1 the rate falls smoothly at every step, by that factor
     over each `steps_per_epoch` steps (2e-3 and 0.5: 1e-3 after one epoch, 5e-4 after two).
+    With `ema_momentum` above 0 the optimizer keeps a moving average of the weights after every
+    step (Keras's `use_ema`); `fit` needs `keras.callbacks.SwapEMAWeights` to validate with it.
     """
     import keras
 
@@ -272,7 +278,10 @@ def compile_model(
         loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
         metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=rate),
+        optimizer=keras.optimizers.Adam(
+            learning_rate=rate,
+            **({"use_ema": True, "ema_momentum": ema_momentum} if ema_momentum else {}),
+        ),
         loss=loss,
         metrics=metrics,
         jit_compile=jit_compile,
@@ -503,6 +512,7 @@ def _fit(
             jit_compile=jit_compile,
             learning_rate_decay=params.learning_rate_decay,
             steps_per_epoch=steps,
+            ema_momentum=params.ema_momentum,
         )
         _adapt(model, train_ids, train_labels, num_classes=num_classes, progress=progress)
     jit_compile = bool(getattr(model, "jit_compile", jit_compile))
@@ -524,6 +534,11 @@ def _fit(
             checkpoint_dir=checkpoint_dir if placement.is_writer else directory / "checkpoint",
         ),
     ]
+    if params.ema_momentum:
+        # After the checkpoint (which keeps the step's weights, so that a resumed run goes on
+        # exactly) and before early stopping: validation, the best epoch's weights and the
+        # saved model are the average's.
+        callbacks.append(keras.callbacks.SwapEMAWeights(swap_on_epoch=True))
     if params.early_stopping:
         callbacks.append(
             keras.callbacks.EarlyStopping(
