@@ -73,10 +73,11 @@ def python(code: str, *args: str, env: dict[str, str]) -> subprocess.CompletedPr
     )
 
 
-def side_by_side(encoded, tmp_path: Path, *, prelude: str = "", env: dict[str, str]) -> dict:
-    done = python(
-        prelude + SIDE_BY_SIDE, str(encoded.path), str(tmp_path), json.dumps(TRAIN), env=env
-    )
+def side_by_side(
+    encoded, tmp_path: Path, *, prelude: str = "", env: dict[str, str], **changes: float
+) -> dict:
+    options = json.dumps({**TRAIN, **changes})
+    done = python(prelude + SIDE_BY_SIDE, str(encoded.path), str(tmp_path), options, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
     line = next(line for line in done.stdout.splitlines() if line.startswith("RESULT "))
     return json.loads(line.removeprefix("RESULT "))
@@ -176,19 +177,28 @@ def test_data_parallel_on_this_backend_records_its_placement_and_shares_the_cach
     assert single.status == "cached" and single.artifact.key == parallel.artifact.key
 
 
-def test_jax_two_devices_train_like_one(encoded_320, tmp_path: Path) -> None:
+# ema_momentum: the moving average of the weights is swapped in for validation on every replica
+@pytest.mark.parametrize("ema_momentum", [0.0, 0.9])
+def test_jax_two_devices_train_like_one(encoded_320, tmp_path: Path, ema_momentum: float) -> None:
     pytest.importorskip("jax")
     environment = {
         "KERAS_BACKEND": "jax",
         "XLA_FLAGS": "--xla_force_host_platform_device_count=2",
     }
-    results = side_by_side(encoded_320, tmp_path, env=environment)
+    results = side_by_side(encoded_320, tmp_path, env=environment, ema_momentum=ema_momentum)
     assert_same_training(results, devices=2, strategy="jax-data-parallel")
 
 
-def test_tensorflow_two_logical_cpus_train_like_one(encoded_320, tmp_path: Path) -> None:
+@pytest.mark.parametrize("ema_momentum", [0.0, 0.9])
+def test_tensorflow_two_logical_cpus_train_like_one(
+    encoded_320, tmp_path: Path, ema_momentum: float
+) -> None:
     results = side_by_side(
-        encoded_320, tmp_path, prelude=TWO_TF_CPUS, env={"KERAS_BACKEND": "tensorflow"}
+        encoded_320,
+        tmp_path,
+        prelude=TWO_TF_CPUS,
+        env={"KERAS_BACKEND": "tensorflow"},
+        ema_momentum=ema_momentum,
     )
     assert_same_training(results, devices=2, strategy="tf-mirrored")
 

@@ -196,6 +196,46 @@ def test_weight_average_resumes_exactly(encoded_artifact) -> None:
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
+def test_weight_average_with_early_stopping_saves_the_best_epochs_average(
+    encoded_artifact,
+) -> None:
+    from textpipe.models import load_model
+
+    outcome = train(
+        encoded=encoded_artifact,
+        params=params(epochs=4, ema_momentum=0.5, early_stopping=1, learning_rate=0.2),
+        store=Store(),
+    )
+    history = json.loads((outcome.artifact.path / "history.json").read_text())
+    best = min(history, key=lambda record: record["val_loss"])
+    saved = load_model(outcome.artifact.path / "model.keras")
+    evaluated = saved.evaluate(*_validation(encoded_artifact), verbose=0, return_dict=True)
+    assert evaluated["loss"] == pytest.approx(best["val_loss"], rel=1e-4)
+
+
+def test_weight_average_resumed_after_its_last_epoch_saves_the_average(encoded_artifact) -> None:
+    from textpipe.models import load_model
+
+    store = Store()
+    with pytest.raises(KeyboardInterrupt):
+        train(
+            encoded=encoded_artifact,
+            params=params(epochs=2, ema_momentum=0.9),
+            store=store,
+            progress=InterruptAfter(2),  # after the last checkpoint, before the model is saved
+        )
+    outcome = train(
+        encoded=encoded_artifact,
+        params=params(epochs=2, ema_momentum=0.9),
+        store=store,
+        resume=True,
+    )
+    history = json.loads((outcome.artifact.path / "history.json").read_text())
+    saved = load_model(outcome.artifact.path / "model.keras")
+    evaluated = saved.evaluate(*_validation(encoded_artifact), verbose=0, return_dict=True)
+    assert evaluated["loss"] == pytest.approx(history[-1]["val_loss"], rel=1e-4)
+
+
 class InterruptAfter(SilentProgress):
     """Raises KeyboardInterrupt once the given epoch has been logged (after its checkpoint)."""
 

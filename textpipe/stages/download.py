@@ -308,7 +308,9 @@ def stratified_blocks(labels: np.ndarray, count: int, seed: int, block: int) -> 
 
     Where related rows are stored together (IMDB keeps a movie's reviews side by side), a
     validation split of random rows shares nearly every group with the training rows and
-    overstates accuracy on unseen groups; runs keep most groups on one side.
+    overstates accuracy on unseen groups; runs keep most groups on one side (a group that
+    straddles a run's edge, or the run cut to fit, still falls on both). A class of at most
+    ``block`` rows is one run, so its share is always its first rows, whatever the seed.
     """
     import numpy as np
 
@@ -1333,12 +1335,12 @@ def _write_text_splits(
 def source_key_parts(params: DownloadParams) -> KeyParts:
     """The keyed parameters (file names, not paths), the source's content fingerprint as an
     input, and the resolved source for the build."""
-    resolved = resolve_source(params)
     if params.validation_block != 1 and params.validation_size == 0:
         raise ConfigError(
             "download.validation_block applies to the validation split carved from train: "
             "set download.validation_size too."
         )
+    resolved = resolve_source(params)
     keyed = params.key_params()
     if params.validation_block == 1:  # added later: random rows keep the keys they had
         del keyed["validation_block"]

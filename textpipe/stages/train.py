@@ -561,6 +561,10 @@ def _fit(
             callbacks=callbacks,
             verbose=0,
         )
+    elif params.ema_momentum:
+        # resumed after the last epoch's checkpoint: it holds the step weights, the optimizer
+        # the average, which fit would have put in place
+        model.optimizer.finalize_variable_values(model.trainable_variables)
     train_seconds = time.perf_counter() - start
     model.save(directory / MODEL_FILE)  # another process than 0: into its scratch folder
     (directory / HISTORY_FILE).write_text(json.dumps(history, indent=2))
