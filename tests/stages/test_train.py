@@ -166,23 +166,24 @@ def _validation(encoded_artifact) -> tuple[np.ndarray, np.ndarray]:
     return ids, labels
 
 
-def test_weight_average_resumes_exactly(encoded_artifact) -> None:
-    from textpipe.models import load_model
-
-    store = Store()
+def _averaged_run_resumed(encoded_artifact, store: Store, interrupted_after: int):
+    """Two epochs with the weight average, interrupted after an epoch's checkpoint, resumed."""
+    averaged = params(epochs=2, ema_momentum=0.9)
     with pytest.raises(KeyboardInterrupt):
         train(
             encoded=encoded_artifact,
-            params=params(epochs=2, ema_momentum=0.9),
+            params=averaged,
             store=store,
-            progress=InterruptAfter(1),
+            progress=InterruptAfter(interrupted_after),
         )
-    resumed = train(
-        encoded=encoded_artifact,
-        params=params(epochs=2, ema_momentum=0.9),
-        store=store,
-        resume=True,
-    )
+    return train(encoded=encoded_artifact, params=averaged, store=store, resume=True)
+
+
+def test_weight_average_resumes_where_it_stopped(encoded_artifact) -> None:
+    from textpipe.models import load_model
+
+    store = Store()
+    resumed = _averaged_run_resumed(encoded_artifact, store, interrupted_after=1)
     whole = train(
         encoded=encoded_artifact,
         params=params(epochs=2, ema_momentum=0.9),
@@ -216,20 +217,8 @@ def test_weight_average_with_early_stopping_saves_the_best_epochs_average(
 def test_weight_average_resumed_after_its_last_epoch_saves_the_average(encoded_artifact) -> None:
     from textpipe.models import load_model
 
-    store = Store()
-    with pytest.raises(KeyboardInterrupt):
-        train(
-            encoded=encoded_artifact,
-            params=params(epochs=2, ema_momentum=0.9),
-            store=store,
-            progress=InterruptAfter(2),  # after the last checkpoint, before the model is saved
-        )
-    outcome = train(
-        encoded=encoded_artifact,
-        params=params(epochs=2, ema_momentum=0.9),
-        store=store,
-        resume=True,
-    )
+    # interrupted after the last epoch's checkpoint, before the model was saved
+    outcome = _averaged_run_resumed(encoded_artifact, Store(), interrupted_after=2)
     history = json.loads((outcome.artifact.path / "history.json").read_text())
     saved = load_model(outcome.artifact.path / "model.keras")
     evaluated = saved.evaluate(*_validation(encoded_artifact), verbose=0, return_dict=True)
