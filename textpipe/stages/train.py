@@ -536,8 +536,9 @@ def _fit(
     ]
     if params.ema_momentum:
         # After the checkpoint (which keeps the step's weights, so that a resumed run goes on
-        # exactly) and before early stopping: validation, the best epoch's weights and the
-        # saved model are the average's.
+        # where it stopped, to rounding on TensorFlow, whose swap adds and subtracts) and before
+        # early stopping: validation, the best epoch's weights and the saved model are the
+        # average's.
         callbacks.append(keras.callbacks.SwapEMAWeights(swap_on_epoch=True))
     if params.early_stopping:
         callbacks.append(
